@@ -1,0 +1,1 @@
+"""fourin-rules: discipline rules for dispatched cadres, evaluated over event streams."""

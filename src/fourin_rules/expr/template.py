@@ -1,0 +1,275 @@
+"""Message templates: text with ``{expression}`` and ``{expression:format}`` slots.
+
+``{{`` and ``}}`` are literal braces. A slot's expression is compiled like any other (same
+scope, same errors, positions inside the template). The format after ``:`` is ``strftime`` for
+times and dates (local time as stored) and a Python format spec otherwise; null renders as
+``—`` and an integral float without ``.0``.
+
+>>> from fourin_rules.expr.compiler import Scope
+>>> t = compile_template("行程{km}公里", Scope(fields={"km": "number"}), None)
+>>> t.render(EvalContext(event={"km": 12.0}, env=None))
+'行程12公里'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from fourin_rules.errors import FourinError, Span
+from fourin_rules.expr.compiler import Scope, compile_expr
+from fourin_rules.expr.evaluate import EvalContext, compile_predicate
+from fourin_rules.expr.nodes import Node, from_json, to_json
+from fourin_rules.model.types import ANY, BOOL, DATE, NUMBER, STR, TIME
+
+__all__ = ["NULL_TEXT", "Slot", "Template", "compile_template"]
+
+#: How a null value is shown in a message.
+NULL_TEXT = "—"
+
+_DIRECTIVE = re.compile(r"%[-_0^#]?[A-Za-z%]")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One ``{expression:spec}`` of a template."""
+
+    node: Node
+    spec: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A compiled message template; :meth:`render` fills it for one evaluation context."""
+
+    text: str
+    parts: tuple[str | Slot, ...]
+    _renderers: tuple[Callable[[EvalContext], str], ...] = field(
+        default=(), repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self._renderers:
+            joiner = "、" if _has_cjk(self.text) else ", "
+            renderers = tuple(_renderer(p, joiner) for p in self.parts)
+            object.__setattr__(self, "_renderers", renderers)
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The expressions of the slots, in order."""
+        return tuple(p.node for p in self.parts if isinstance(p, Slot))
+
+    def render(self, ctx: EvalContext) -> str:
+        """The message for ``ctx``."""
+        return "".join(r(ctx) for r in self._renderers)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready record (slots hold their IR)."""
+        parts: list[Any] = [
+            p if isinstance(p, str) else {"expr": to_json(p.node), "spec": p.spec}
+            for p in self.parts
+        ]
+        return {"text": self.text, "parts": parts}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Template:
+        """Rebuild a template written by :meth:`to_json`."""
+        parts = tuple(
+            p if isinstance(p, str) else Slot(from_json(p["expr"]), p.get("spec"))
+            for p in data["parts"]
+        )
+        return cls(data["text"], parts)
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+
+
+# ------------------------------------------------------------------------------ render
+
+
+def _strftime(value: date, spec: str) -> str:
+    # Directive by directive, so text around them (月, 日) never goes through C strftime.
+    return _DIRECTIVE.sub(lambda m: value.strftime(m.group(0)), spec)
+
+
+def _plain(value: Any, joiner: str) -> str:
+    if value is None:
+        return NULL_TEXT
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | frozenset | set):
+        return joiner.join(_plain(v, joiner) for v in value)
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        return str(name) if name is not None else NULL_TEXT
+    return str(value)
+
+
+def format_value(value: Any, spec: str | None, joiner: str = ", ") -> str:
+    """One value as message text (see the module docstring for the rules)."""
+    if spec is None or value is None:
+        return _plain(value, joiner)
+    if isinstance(value, date):
+        return _strftime(value, spec)
+    if isinstance(value, bool):
+        return format(_plain(value, joiner), spec)
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        if isinstance(value, float) and value.is_integer():
+            try:
+                return format(int(value), spec)  # "{n:d}" with n == 3.0
+            except (ValueError, TypeError):
+                pass
+        return _plain(value, joiner)
+
+
+def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
+    if isinstance(part, str):
+        return lambda ctx: part
+    fn, spec = compile_predicate(part.node), part.spec
+    if spec is None:
+        return lambda ctx: _plain(fn(ctx), joiner)
+    return lambda ctx: format_value(fn(ctx), spec, joiner)
+
+
+# ------------------------------------------------------------------------------- parse
+
+
+def _check_spec(node: Node, spec: str) -> bool:
+    t = node.type
+    samples: tuple[Any, ...]
+    if t in (TIME, DATE, ANY):
+        return True
+    if t == NUMBER:
+        samples = (1, 1.5)
+    elif t in (STR, BOOL):
+        samples = ("x",)
+    else:
+        return True
+    for sample in samples:
+        try:
+            format(sample, spec)
+            return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+class _Reader:
+    """Walks the template text keeping 1-based line and column."""
+
+    def __init__(self, text: str, span: Span | None) -> None:
+        self.text, self.span = text, span or Span("<template>", 1, 1)
+        self.i, self.line, self.col = 0, 1, 1
+
+    def where(self, length: int = 1) -> Span:
+        return self.span.shifted(self.line - 1, self.col, length)
+
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.text[j] if j < len(self.text) else ""
+
+    def advance(self) -> str:
+        ch = self.text[self.i]
+        self.i += 1
+        if ch == "\n":
+            self.line, self.col = self.line + 1, 1
+        else:
+            self.col += 1
+        return ch
+
+    def error(self, message: str, span: Span | None = None) -> FourinError:
+        return FourinError("template", message, span or self.where())
+
+
+def _read_slot(r: _Reader) -> tuple[str, str | None, Span]:
+    """Read after ``{`` up to its ``}``: the expression, the spec, where the expression starts."""
+    start = r.where()
+    expr: list[str] = []
+    depth, quote = 0, ""
+    while True:
+        ch = r.peek()
+        if not ch:
+            raise r.error("'{' is never closed", start.shifted(0, 0))
+        if quote:
+            expr.append(r.advance())
+            if ch == "\\" and r.peek():
+                expr.append(r.advance())
+            elif ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth <= 0 and ch == "}":
+            r.advance()
+            return "".join(expr), None, start
+        elif depth <= 0 and ch == ":":
+            r.advance()
+            spec: list[str] = []
+            while r.peek() and r.peek() != "}":
+                spec.append(r.advance())
+            if not r.peek():
+                raise r.error("'{' is never closed", start.shifted(0, 0))
+            r.advance()
+            return "".join(expr), "".join(spec), start
+        expr.append(r.advance())
+
+
+def compile_template(text: str, scope: Scope, span: Span | None = None) -> Template:
+    """Compile a message template against ``scope``.
+
+    Raises:
+        FourinError: ``template`` (unbalanced braces, empty slot, bad format spec) or the
+            expression's own code (``unknown-name``, ``expr-type``...) with its position.
+    """
+    r = _Reader(text, span)
+    parts: list[str | Slot] = []
+    buf: list[str] = []
+    while r.peek():
+        ch = r.peek()
+        if ch == "{" and r.peek(1) == "{":
+            r.advance(), r.advance()
+            buf.append("{")
+        elif ch == "}" and r.peek(1) == "}":
+            r.advance(), r.advance()
+            buf.append("}")
+        elif ch == "}":
+            raise r.error("single '}' (write '}}' for a brace)")
+        elif ch == "{":
+            r.advance()
+            expr, spec, where = _read_slot(r)
+            if not expr.strip():
+                raise r.error(
+                    "empty '{}' in template (write '{{' for a brace)", where.shifted(0, 0)
+                )
+            node = compile_expr(expr, scope, where)
+            if spec is not None and not _check_spec(node, spec):
+                raise r.error(f"format '{spec}' does not fit a {node.type} value", where)
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(Slot(node, spec))
+        else:
+            buf.append(r.advance())
+    if buf:
+        parts.append("".join(buf))
+    return Template(text, tuple(parts))

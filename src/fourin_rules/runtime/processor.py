@@ -1,0 +1,194 @@
+"""The event-time processor: buffer, watermark, ordered matching, and routing of hits.
+
+Events wait in a heap until the watermark passes them; then they are matched in batches by the
+backend, in (time, type, id) order, and each hit is routed to its rule's operator. Because
+every decision is taken in that order and only once the watermark has passed what it depends
+on, the findings do not depend on the order or batching in which events arrived.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fourin_rules.backends.base import Matcher, RuleError
+from fourin_rules.model.finding import Finding
+from fourin_rules.plan import Plan, RulePlan
+from fourin_rules.runtime.env import RuleEnv
+from fourin_rules.runtime.operators import OPERATORS, Operator
+
+MATCH_BATCH = 2000
+EXEMPTION_RETENTION = timedelta(days=40)  # longer than any period (a month) an open decision spans
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """An event that arrived after the watermark had passed its time."""
+
+    type: str
+    id: str
+    time: datetime
+    watermark: datetime
+
+
+class Processor:
+    """Runs a plan's operators over events in event time."""
+
+    def __init__(
+        self, plan: Plan, env: RuleEnv, matcher: Matcher, *, since: datetime | None = None
+    ) -> None:
+        self.plan = plan
+        self.env = env
+        self.matcher = matcher
+        self.since = since
+        self.watermark: datetime | None = None
+        self.first_time: datetime | None = None
+        self.max_time: datetime | None = None
+        self.late: list[LateEvent] = []
+        self.errors: list[RuleError] = []
+        self._heap: list[tuple[datetime, str, str, int, Mapping[str, Any]]] = []
+        self._seq = itertools.count()
+        self._out: list[Finding] = []
+        self.operators: list[Operator] = [OPERATORS[r.kind](r, self) for r in plan.rules]
+        self.routes: dict[int, list[tuple[Operator, tuple[Any, ...]]]] = {}
+        self._exempt_routes: dict[int, list[tuple[str, int, str]]] = {}
+        # (rule id, exemption index) -> subject -> [(start, end, ref)]
+        self.exemptions: dict[
+            tuple[str, int], dict[str, list[tuple[datetime, datetime, tuple[str, str]]]]
+        ] = {}
+        for op in self.operators:
+            rule = op.rule
+            for pid in rule.predicates:
+                self.routes.setdefault(pid, []).append((op, ("source",)))
+            for k, slot in enumerate(rule.slots):
+                for pid in slot.predicates:
+                    self.routes.setdefault(pid, []).append((op, ("slot", k)))
+            for i, step in enumerate(rule.steps):
+                for pid in step.predicates:
+                    self.routes.setdefault(pid, []).append((op, ("step", i)))
+            for k, ex in enumerate(rule.exemptions):
+                for pid in ex.predicates:
+                    ptype = plan.predicates[pid].type
+                    self._exempt_routes.setdefault(pid, []).append((rule.rule_id, k, ex.who[ptype]))
+        for routes in self.routes.values():
+            # Later steps first, so that one event cannot both start and continue a sequence.
+            routes.sort(key=lambda r: -r[1][1] if r[1][0] == "step" else 0)
+
+    # -- input -------------------------------------------------------------------------------
+    def add(self, event: Mapping[str, Any]) -> bool:
+        """Buffer a validated event; False (and recorded as late) when the watermark passed it."""
+        t = event["time"]
+        if self.watermark is not None and t < self.watermark:
+            self.late.append(LateEvent(event["type"], event["id"], t, self.watermark))
+            return False
+        heapq.heappush(self._heap, (t, event["type"], event["id"], next(self._seq), event))
+        if self.first_time is None or t < self.first_time:
+            self.first_time = t
+        if self.max_time is None or t > self.max_time:
+            self.max_time = t
+        return True
+
+    def drain(self) -> list[Finding]:
+        """Findings decided since the last call."""
+        out, self._out = self._out, []
+        return out
+
+    def emit(self, finding: Finding) -> None:
+        self._out.append(finding)
+
+    # -- time ----------------------------------------------------------------------------------
+    def advance(self, watermark: datetime) -> None:
+        """No event earlier than ``watermark`` will come: process those, decide what is due."""
+        if self.watermark is not None and watermark <= self.watermark:
+            return
+        while self._heap and self._heap[0][0] < watermark:
+            batch = []
+            while self._heap and self._heap[0][0] < watermark and len(batch) < MATCH_BATCH:
+                batch.append(heapq.heappop(self._heap)[-1])
+            self._process(batch)
+            # Decide what is due up to the last processed instant, so state stays small.
+            self._decide(batch[-1]["time"])
+        self.watermark = watermark
+        self._decide(watermark)
+        self._evict(watermark)
+
+    def finish(self, horizon: datetime | None = None) -> None:
+        """End of stream: process everything; decide all, provisional past ``horizon``."""
+        while self._heap:
+            batch = [
+                heapq.heappop(self._heap)[-1] for _ in range(min(MATCH_BATCH, len(self._heap)))
+            ]
+            self._process(batch)
+            self._decide(batch[-1]["time"])
+        horizon = horizon or self.max_time or self.watermark
+        if horizon is None:
+            return
+        if self.watermark is None or horizon > self.watermark:
+            self._decide(horizon)
+        for op in self.operators:
+            op.finish(horizon)
+
+    def _decide(self, watermark: datetime) -> None:
+        for op in self.operators:
+            op.on_watermark(watermark)
+
+    def _process(self, batch: list[Mapping[str, Any]]) -> None:
+        hits = self.matcher.match(batch)
+        for event, event_hits in zip(batch, hits, strict=True):
+            for hit in event_hits:
+                for rule_id, k, who in self._exempt_routes.get(hit.predicate, ()):
+                    self._add_exemption(rule_id, k, who, event)
+            for hit in event_hits:
+                for op, role in self.routes.get(hit.predicate, ()):
+                    try:
+                        op.on_hit(event, hit, role)
+                    except Exception as exc:  # one rule's failure must not stop the others
+                        self.errors.append(
+                            RuleError(
+                                op.rule.rule_id,
+                                event["type"],
+                                event["id"],
+                                f"{type(exc).__name__}: {exc}",
+                            )
+                        )
+
+    # -- exemptions -------------------------------------------------------------------------
+    def _add_exemption(self, rule_id: str, k: int, who: str, event: Mapping[str, Any]) -> None:
+        value = event.get(who)
+        subjects = (
+            [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+        )
+        start = event["time"]
+        end = event.get("end") or start
+        table = self.exemptions.setdefault((rule_id, k), {})
+        for subject in subjects:
+            table.setdefault(subject, []).append((start, end, (event["type"], event["id"])))
+
+    def exemption(
+        self, rule: RulePlan, subject: str, start: datetime, end: datetime
+    ) -> tuple[str, str] | None:
+        """The first exempting record of ``rule`` for ``subject`` overlapping [start, end]."""
+        for k in range(len(rule.exemptions)):
+            for ex_start, ex_end, ref in self.exemptions.get((rule.rule_id, k), {}).get(
+                subject, ()
+            ):
+                if start == end:
+                    if ex_start <= start <= ex_end:
+                        return ref
+                elif ex_start < end and ex_end > start:
+                    return ref
+        return None
+
+    def _evict(self, watermark: datetime) -> None:
+        floor = watermark - EXEMPTION_RETENTION
+        for table in self.exemptions.values():
+            for subject in list(table):
+                kept = [x for x in table[subject] if x[1] >= floor]
+                if kept:
+                    table[subject] = kept
+                else:
+                    del table[subject]

@@ -38,7 +38,7 @@ class TestOutcome:
 
 
 @dataclass
-class _Case:
+class Case:
     pack: Pack
     test: PackTest
     loc: tuple[Any, ...]
@@ -46,23 +46,23 @@ class _Case:
     rules: list[str]
 
 
-def _cases(packs: Sequence[Pack]) -> Iterable[_Case]:
+def iter_cases(packs: Sequence[Pack]) -> Iterable[Case]:
     for pack in packs:
         active = {r.id for r in pack.active_rules()}
         for i, rule in enumerate(pack.file.rules):
             if rule.id not in active:
                 continue
             for j, test in enumerate(rule.tests):
-                yield _Case(
+                yield Case(
                     pack, test, ("rules", i, "tests", j), pack.marks, test.rules or [rule.id]
                 )
         for j, test in enumerate(pack.file.tests):
-            yield _Case(pack, test, ("tests", j), pack.marks, test.rules or sorted(active))
+            yield Case(pack, test, ("tests", j), pack.marks, test.rules or sorted(active))
         for j, (test, _path, marks) in enumerate(pack.extra_tests):
-            yield _Case(pack, test, ("tests", j), marks, test.rules or sorted(active))
+            yield Case(pack, test, ("tests", j), marks, test.rules or sorted(active))
 
 
-def _reference(case: _Case) -> Any:
+def _reference(case: Case) -> Any:
     ref = case.test.reference
     if ref is None:
         return {}
@@ -74,7 +74,7 @@ def _reference(case: _Case) -> Any:
     return ref
 
 
-def _events(case: _Case, tz: Any) -> list[dict[str, Any]]:
+def _events(case: Case, tz: Any) -> list[dict[str, Any]]:
     start = parse_timestamp(case.test.start, tz) if case.test.start else None
     out = []
     for k, raw in enumerate(case.test.events):
@@ -132,7 +132,7 @@ def _describe(f: Finding) -> str:
     )
 
 
-def run_case(case: _Case, backend: str = "durable") -> TestOutcome:
+def run_case(case: Case, backend: str = "durable") -> TestOutcome:
     """Run one embedded test and compare its findings with the expectation, exactly."""
     from fourin_rules.engine import Engine
 
@@ -178,4 +178,4 @@ def run_case(case: _Case, backend: str = "durable") -> TestOutcome:
 
 def run_pack_tests(packs: Sequence[Pack], backend: str = "durable") -> list[TestOutcome]:
     """Run every embedded test of ``packs`` (and of their county overrides)."""
-    return [run_case(case, backend) for case in _cases(packs)]
+    return [run_case(case, backend) for case in iter_cases(packs)]

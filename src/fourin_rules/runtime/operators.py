@@ -467,7 +467,7 @@ class SequenceOperator(Operator):
         if by is not None:
             value = by(self.ctx({}, partial_vars))
             if isinstance(value, datetime):
-                return value
+                return max(value, start)  # due before it was made: overdue from the start
         if self.rule.within is not None:
             return start + self.rule.within
         return start  # no bound could be computed: decide at once

@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, soft_wrap=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -245,7 +245,7 @@ def list_cmd(
         raise _fail(exc) from None
     table = Table(title="规则包 Rule packs")
     for col in ("pack", "rule", "kind", "severity", "clause", "title", "state"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("pack", "rule", "kind", "severity", "state"))
     for p in loaded:
         for r in p.file.rules:
             state = "disabled" if (r.id in p.disabled or not r.enabled) else "active"

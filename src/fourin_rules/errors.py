@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Every error code the package raises, with a one-line meaning (documented in docs/errors.md).
 ERROR_CODES: dict[str, str] = {
@@ -33,33 +33,42 @@ ERROR_CODES: dict[str, str] = {
     "expr-arity": "a function is called with the wrong number of arguments",
     "macro-cycle": "macros refer to each other in a cycle",
     "template": "a message template cannot be parsed or names something unknown",
-    "include-outside": "a pack includes a file outside its own folder",
     "calendar-missing-year": "no holiday data is known for a year; supply it in reference data",
     "reference-schema": "reference data has a missing, unknown or wrong-typed field",
     "reference-missing": "a reference file or section could not be read",
     "input-file": "an events file cannot be opened or its format is unknown",
-    "pack-test-failed": "an embedded pack test did not produce the expected findings",
-    "late-event": "an event arrived after the watermark had passed its time",
-    "rule-runtime": "a rule raised an error while evaluating an event",
     "backend-limit": "the backend cannot run the plan within its limits",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A place in a source file: 1-based line and column; ``length`` characters long."""
+    """A place in a source file: 1-based line and column; ``length`` characters long.
+
+    A span may stand for a whole YAML block scalar, whose text is not laid out in the file as it
+    is in the value (indented lines; folded ``>`` scalars joined into one line). Its ``segments``
+    then map offsets in the value text to file positions: ``(value offset, line, column)`` for
+    each source line, and ``value_lines`` holds the offset at which each line of the value starts.
+    """
 
     path: str
     line: int
     column: int = 1
     length: int = 1
+    segments: tuple[tuple[int, int, int], ...] = field(default=(), compare=False, repr=False)
+    value_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     def shifted(self, line_offset: int, column: int, length: int = 1) -> Span:
-        """A span inside this one: ``line_offset`` lines down, at 1-based ``column`` of the text.
-
-        Multi-line texts come from YAML block scalars, whose lines share one indentation, so
-        the column offset applies on every line.
-        """
+        """A span inside this one: ``line_offset`` lines down the text, at 1-based ``column``."""
+        if self.segments:
+            start = self.value_lines[line_offset] if line_offset < len(self.value_lines) else 0
+            offset = start + column - 1
+            seg = self.segments[0]
+            for candidate in self.segments:
+                if candidate[0] <= offset:
+                    seg = candidate
+            return Span(self.path, seg[1], seg[2] + offset - seg[0], max(1, length))
+        # A one-line (plain or quoted) value: the column offset applies on every line.
         return Span(self.path, self.line + line_offset, self.column + column - 1, max(1, length))
 
     def __str__(self) -> str:

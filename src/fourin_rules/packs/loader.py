@@ -252,13 +252,13 @@ def apply_override(packs: dict[str, Pack], override: OverrideFile, path: str, ma
             )
             continue
         declared[name] = value
-    for rule_id in override.disable:
+    for index, rule_id in enumerate(override.disable):
         if rule_id not in rule_ids:
             errors.add(
                 marks.error(
                     "unknown-rule",
                     f"no rule {rule_id!r} in pack {pack.id}",
-                    ("disable",),
+                    ("disable", index),
                     suggestion=suggest(rule_id, rule_ids),
                 )
             )

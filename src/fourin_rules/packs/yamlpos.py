@@ -87,6 +87,58 @@ def _span(path: str, node: yaml.Node) -> Span:
     return Span(path, start.line + 1, start.column + 1, max(1, length))
 
 
+def _block_span(path: str, node: yaml.ScalarNode, lines: list[str]) -> Span:
+    """A span for a ``|`` or ``>`` scalar that maps each offset of its value to the file.
+
+    Each source line's content is found, in order, in the value text (folding turns line breaks
+    into spaces but keeps the content), which gives one segment per line.
+    """
+    value = node.value
+    segments: list[tuple[int, int, int]] = []
+    pos = 0
+    for index in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(lines))):
+        raw = lines[index]
+        content = raw.strip()
+        if not content:
+            continue
+        found = value.find(content, pos)
+        if found < 0:
+            break
+        indent = len(raw) - len(raw.lstrip())
+        segments.append((found, index + 1, indent + 1))
+        pos = found + len(content)
+    value_lines = [0]
+    for i, ch in enumerate(value):
+        if ch == "\n":
+            value_lines.append(i + 1)
+    first = segments[0] if segments else (0, node.start_mark.line + 2, 1)
+    return Span(path, first[1], first[2], 1, tuple(segments), tuple(value_lines))
+
+
+def _refuse_anchors(text: str, path: str, marks: Marks) -> None:
+    """Anchors and aliases are found in the event stream, where their own marks are."""
+    try:
+        for event in yaml.parse(text, Loader=PackLoader):
+            alias = isinstance(event, yaml.AliasEvent)
+            if alias or getattr(event, "anchor", None):
+                mark = event.start_mark
+                span = Span(
+                    path,
+                    mark.line + 1,
+                    mark.column + 1,
+                    max(1, event.end_mark.column - mark.column),
+                )
+                what = "aliases (*name)" if alias else "anchors (&name)"
+                raise FourinError(
+                    "yaml-too-complex",
+                    f"YAML {what} are not allowed in packs",
+                    span,
+                    source_line=marks.source_line(span),
+                )
+    except yaml.MarkedYAMLError:
+        return  # compose reports syntax errors with their place
+
+
 def load_yaml(text: str, path: str) -> tuple[Any, Marks]:
     """Parse ``text`` safely into plain data and its marks; raise FourinError on any problem."""
     marks = Marks(path, text.splitlines())
@@ -94,6 +146,7 @@ def load_yaml(text: str, path: str) -> tuple[Any, Marks]:
         raise FourinError(
             "yaml-too-complex", f"file is larger than {MAX_FILE_BYTES} bytes", Span(path, 1)
         )
+    _refuse_anchors(text, path, marks)
     try:
         node = yaml.compose(text, Loader=PackLoader)
     except yaml.MarkedYAMLError as exc:
@@ -109,9 +162,7 @@ def load_yaml(text: str, path: str) -> tuple[Any, Marks]:
         raise FourinError("yaml-syntax", str(exc), Span(path, 1)) from None
     if node is None:
         return None, marks
-    counter = [0]
-    seen: set[int] = set()
-    data = _convert(node, (), marks, path, 0, counter, seen)
+    data = _convert(node, (), marks, path, 0, [0])
     return data, marks
 
 
@@ -122,29 +173,13 @@ def _convert(
     path: str,
     depth: int,
     counter: list[int],
-    seen: set[int],
 ) -> Any:
     span = _span(path, node)
-    if id(node) in seen:
-        raise FourinError(
-            "yaml-too-complex",
-            "YAML aliases (*name) are not allowed in packs",
-            span,
-            source_line=marks.source_line(span),
-        )
-    seen.add(id(node))
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise FourinError("yaml-too-complex", f"more than {MAX_NODES} YAML nodes", span)
     if depth > MAX_DEPTH:
         raise FourinError("yaml-too-complex", f"nesting deeper than {MAX_DEPTH} levels", span)
-    if getattr(node, "anchor", None):
-        raise FourinError(
-            "yaml-too-complex",
-            "YAML anchors (&name) are not allowed in packs",
-            span,
-            source_line=marks.source_line(span),
-        )
     marks.values[loc] = span
     if isinstance(node, yaml.ScalarNode):
         if len(node.value) > MAX_SCALAR_CHARS:
@@ -152,17 +187,14 @@ def _convert(
                 "yaml-too-complex", f"a value longer than {MAX_SCALAR_CHARS} characters", span
             )
         if node.style in ("|", ">"):
-            # The text starts on the next line, at that line's indentation.
             marks.block[loc] = True
-            first = marks.lines[span.line] if span.line < len(marks.lines) else ""
-            indent = len(first) - len(first.lstrip(" "))
-            marks.values[loc] = Span(path, span.line + 1, indent + 1, 1)
+            marks.values[loc] = _block_span(path, node, marks.lines)
         elif node.style in ("'", '"'):
             marks.values[loc] = Span(path, span.line, span.column + 1, max(1, span.length - 2))
         return _SCALARS.construct_object(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(child, (*loc, i), marks, path, depth + 1, counter, seen)
+            _convert(child, (*loc, i), marks, path, depth + 1, counter)
             for i, child in enumerate(node.value)
         ]
     if isinstance(node, yaml.MappingNode):
@@ -171,7 +203,7 @@ def _convert(
             if key_node.tag == "tag:yaml.org,2002:merge":
                 kspan = _span(path, key_node)
                 raise FourinError("yaml-too-complex", "YAML merge keys (<<) are not allowed", kspan)
-            key = _convert(key_node, (*loc, "__key__"), marks, path, depth + 1, counter, seen)
+            key = _convert(key_node, (*loc, "__key__"), marks, path, depth + 1, counter)
             if not isinstance(key, Hashable):
                 raise FourinError(
                     "pack-schema", "mapping keys must be plain values", _span(path, key_node)
@@ -185,7 +217,7 @@ def _convert(
                     source_line=marks.source_line(kspan),
                 )
             marks.keys[(*loc, key)] = kspan
-            out[key] = _convert(value_node, (*loc, key), marks, path, depth + 1, counter, seen)
+            out[key] = _convert(value_node, (*loc, key), marks, path, depth + 1, counter)
         marks.values.pop((*loc, "__key__"), None)
         return out
     raise FourinError("pack-schema", f"unsupported YAML node {node.tag}", span)  # pragma: no cover

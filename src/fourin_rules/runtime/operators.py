@@ -48,6 +48,8 @@ class Operator:
         self.rule = rule
         self.proc = proc
         self.env = proc.env
+        self.params = dict(rule.params)
+        self.lists = {k: tuple(v) for k, v in proc.plan.lists.get(rule.pack_id, {}).items()}
 
     def on_hit(self, event: Mapping[str, Any], hit: Hit, role: tuple[Any, ...]) -> None:
         raise NotImplementedError
@@ -59,7 +61,10 @@ class Operator:
         """The stream ended at ``horizon``: decide the rest (provisional where still open)."""
 
     def ctx(self, event: Mapping[str, Any], variables: Mapping[str, Any]) -> EvalContext:
-        return EvalContext(event=event, env=self.env, variables=variables)
+        # Conditions had parameters and lists folded in; templates read them from here.
+        return EvalContext(
+            event=event, env=self.env, variables=variables, params=self.params, lists=self.lists
+        )
 
     def exemption_note(self) -> list[str]:
         return [

@@ -113,6 +113,10 @@ def run(
 
     if fmt not in ("table", "jsonl", "csv"):
         raise _fail(FourinError("input-file", f"unknown format {fmt!r}: use table, jsonl or csv"))
+    if fail_on is not None and fail_on not in SEVERITY_ORDER:
+        raise _fail(
+            FourinError("input-file", f"--fail-on takes high, medium, low or info, not {fail_on!r}")
+        )
     try:
         engine = Engine(
             pack or None,
@@ -169,16 +173,10 @@ def run(
         err.print(
             f"  rule error: {e.rule_id} on {e.event_type} {e.event_id}: {e.message}", markup=False
         )
-    if fail_on:
-        bar_level = SEVERITY_ORDER.get(fail_on)
-        if bar_level is None:
-            raise _fail(
-                FourinError(
-                    "input-file", f"--fail-on takes high, medium, low or info, not {fail_on!r}"
-                )
-            )
-        if any(SEVERITY_ORDER[f.severity] >= bar_level for f in findings):
-            raise typer.Exit(EXIT_FINDINGS)
+    if fail_on is not None and any(
+        SEVERITY_ORDER[f.severity] >= SEVERITY_ORDER[fail_on] for f in findings
+    ):
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command()

@@ -102,7 +102,9 @@ def _iter_jsonl(file: str, handle: IO[bytes]) -> Iterator[RawRow]:
 def _json_reason(line: bytes, exc: orjson.JSONDecodeError) -> str:
     if _NON_FINITE.search(line):
         return "invalid JSON: NaN/Infinity are not numbers"
-    return f"invalid JSON: {exc}"
+    # orjson counts lines inside the row ("line 2 column 1"); within one row only the
+    # character position means anything to the reader.
+    return f"invalid JSON: {exc.msg} at character {exc.pos + 1} of the row"
 
 
 def _json_kind(value: Any) -> str:

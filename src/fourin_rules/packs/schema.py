@@ -45,9 +45,9 @@ class PackHeader(Strict):
             raise ValueError("pack id must start with a letter and hold letters, digits, _ . -")
         return v
 
-    @field_validator("version")
+    @field_validator("version", mode="before")
     @classmethod
-    def _version(cls, v: str) -> str:
+    def _version(cls, v: Any) -> str:
         if not _SEMVER.match(str(v)):
             raise ValueError("version must be semantic: MAJOR.MINOR.PATCH")
         return str(v)

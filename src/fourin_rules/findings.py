@@ -74,10 +74,11 @@ def make_finding(
     negative_evidence: Sequence[str] = (),
     status: str = "final",
     facts: Mapping[str, Any] | None = None,
+    subject_kind: str | None = None,
 ) -> Finding:
     """Assemble a finding; messages are rendered from the rule's templates with ``ctx``."""
     refs = sorted(set(evidence))
-    subject_kind = rule.subject_kind
+    subject_kind = subject_kind or rule.subject_kind
     fid = finding_id(rule, subject_kind, subject_id, start, end, refs)
     data: dict[str, Any] = {
         "id": fid,

@@ -25,6 +25,7 @@ from fourin_rules.packs.yamlpos import Marks
 from fourin_rules.timeutil import parse_duration
 
 PERIODS = ("duty_day", "day", "week", "calendar_month")
+SUBJECT_KINDS = ("cadre", "group", "township")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class RulePlan:
     params: Mapping[str, Any]
     subject_kind: str
     subject: Node | None  # expression giving the subject id (match, threshold)
+    subject_kind_expr: Node | None = None  # when the kind depends on the event
     predicates: tuple[int, ...] = ()  # match/threshold sources
     exemptions: tuple[ExemptionPlan, ...] = ()
     escalations: tuple[tuple[Node, str], ...] = ()
@@ -115,13 +117,17 @@ class RulePlan:
     slots: tuple[SlotPlan, ...] = ()
     repeat_escalation: tuple[int, int, str] | None = None  # (count, within periods, to)
     # threshold
-    window: str | None = None  # day | week | calendar_month | sliding
+    window: str | None = None  # day | week | calendar_month | sliding | hopping
     sliding: timedelta | None = None
+    hop_size: timedelta | None = None
+    hop_step: timedelta | None = None
+    roster: str | None = None  # threshold: judge every group/cadre, with or without events
     values: tuple[tuple[str, str, Node | None], ...] = ()  # (name, aggregate, argument)
     having: Node | None = None
     # sequence
     steps: tuple[StepPlan, ...] = ()
     within: timedelta | None = None
+    consecutive: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A readable summary of the compiled rule (for `explain` and debugging)."""
@@ -382,7 +388,7 @@ class _Compiler:
             "needs_review": rule.needs_review,
             "tags": tuple(rule.tags),
             "params": dict(params),
-            "subject_kind": rule.subject.kind,
+            "subject_kind": rule.subject.kind if rule.subject.kind in SUBJECT_KINDS else "cadre",
         }
         build = getattr(self, f"_{rule.kind}")
         plan = build(rule, loc, params, common)
@@ -390,8 +396,13 @@ class _Compiler:
             return None
         return plan
 
-    def _event_scope_vars(self, rule: Rule) -> dict[str, str]:
-        return {"subject": T.STR}
+    def _subject_kind(
+        self, rule: Rule, scope: Scope, loc: tuple[Any, ...], params: Mapping[str, Any]
+    ) -> Node | None:
+        """The subject kind as an expression, when it is not one of the literal kinds."""
+        if rule.subject.kind in SUBJECT_KINDS:
+            return None
+        return self.expr(rule.subject.kind, scope, (*loc, "subject", "kind"), params, expect=None)
 
     def _exemptions(
         self, rule: Rule, loc: tuple[Any, ...], params: Mapping[str, Any]
@@ -444,6 +455,7 @@ class _Compiler:
         escalations: list[tuple[Node, str]] = []
         facts: list[tuple[str, Node]] = []
         templates: tuple[Template | None, Template | None] = (None, None)
+        kind_expr = None
         fields = self.union_fields(rule.on)
         for type_name in self.check_types(rule.on, (*loc, "on")):
             for_each = None
@@ -473,6 +485,7 @@ class _Compiler:
             subject = self.expr(
                 rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
             )
+            kind_expr = self._subject_kind(rule, scope, loc, params)
             scope_s = self.scope(fields, {**variables, "subject": T.STR}, params)
             escalations = [
                 (node, esc.to)
@@ -500,6 +513,7 @@ class _Compiler:
             exemptions=self._exemptions(rule, loc, params),
             escalations=tuple(escalations),
             facts=tuple(facts),
+            subject_kind_expr=kind_expr,
         )
 
     def _absence(
@@ -607,39 +621,67 @@ class _Compiler:
             repeat_escalation=rep_plan if rep else None,
         )
 
+    def _window(
+        self, rule: Rule, loc: tuple[Any, ...]
+    ) -> tuple[str, timedelta | None, timedelta | None] | None:
+        """(kind, size, step): day/week/calendar_month; sliding:<d>; hopping:<size>:<step>."""
+        window = str(rule.window)
+        try:
+            if window.startswith("sliding:"):
+                return "sliding", parse_duration(window.split(":", 1)[1].strip()), None
+            if window.startswith("hopping:"):
+                _, size, step = window.split(":")
+                size_d, step_d = parse_duration(size.strip()), parse_duration(step.strip())
+                if step_d <= timedelta(0) or size_d < step_d:
+                    raise ValueError("hopping:<size>:<step> needs 0 < step <= size")
+                return "hopping", size_d, step_d
+        except ValueError as exc:
+            self.errors.add(self.marks.error("pack-schema", f"window: {exc}", (*loc, "window")))
+            return None
+        if window in ("day", "week", "calendar_month"):
+            return window, None, None
+        self.errors.add(
+            self.marks.error(
+                "pack-schema",
+                "window must be day, week, calendar_month, sliding:<duration> or "
+                "hopping:<size>:<step>",
+                (*loc, "window"),
+            )
+        )
+        return None
+
     def _threshold(
         self, rule: Rule, loc: tuple[Any, ...], params: Mapping[str, Any], common: dict[str, Any]
     ) -> RulePlan | None:
-        window = str(rule.window)
-        sliding = None
-        if window.startswith("sliding:"):
-            try:
-                sliding = parse_duration(window.split(":", 1)[1].strip())
-            except ValueError as exc:
-                self.errors.add(self.marks.error("pack-schema", f"window: {exc}", (*loc, "window")))
-                return None
-            window = "sliding"
-        elif window not in ("day", "week", "calendar_month"):
+        shape = self._window(rule, loc)
+        if shape is None:
+            return None
+        window, size, step = shape
+        if rule.roster and window in ("sliding",):
             self.errors.add(
                 self.marks.error(
-                    "pack-schema",
-                    "window must be day, week, calendar_month or sliding:<duration>",
-                    (*loc, "window"),
+                    "pack-schema", "a roster needs a tumbling or hopping window", (*loc, "roster")
                 )
             )
             return None
         preds = []
         subject = None
+        kind_expr = None
         values: list[tuple[str, str, Node | None]] = []
+        value_types: dict[str, str] = {}
         fields = self.union_fields(rule.on)
         for type_name in self.check_types(rule.on, (*loc, "on")):
             lets = [(name, text, (*loc, "let", name)) for name, text in rule.let.items()]
+            for_each = None
+            if rule.for_each:
+                for_each = (rule.for_each.var, rule.for_each.in_, (*loc, "for_each", "in"))
             pid = self.predicate(
                 type_name,
                 rule.when,
                 (*loc, "when"),
                 params,
                 lets=lets,
+                for_each=for_each,
                 label=f"{rule.id} on {type_name}",
                 fields_override=fields,
             )
@@ -647,10 +689,14 @@ class _Compiler:
                 continue
             preds.append(pid)
             p = self.predicates[pid]
-            scope = self.scope(fields, {n: e.type for n, e in p.lets}, params)
+            variables = {n: e.type for n, e in p.lets}
+            if p.for_each:
+                variables[p.for_each[0]] = T.element_type(p.for_each[1].type)
+            scope = self.scope(fields, variables, params)
             subject = self.expr(
                 rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
             )
+            kind_expr = self._subject_kind(rule, scope, loc, params)
             values = []
             for name, text in rule.values.items():
                 agg, arg = _split_aggregate(str(text))
@@ -679,9 +725,15 @@ class _Compiler:
                     )
                     continue
                 values.append((name, agg, node))
-        variables = {name: T.NUMBER for name in rule.values}
+                value_types[name] = (
+                    node.type if agg in ("min", "max") and node is not None else T.NUMBER
+                )
+        variables = {name: value_types.get(name, T.NUMBER) for name in rule.values}
         having = self.expr(
-            str(rule.having), self.scope({}, variables, params), (*loc, "having"), params
+            str(rule.having),
+            self.scope({}, {**variables, "subject": T.STR}, params),
+            (*loc, "having"),
+            params,
         )
         tvars = {**variables, "subject": T.STR, "window_start": T.TIME, "window_end": T.TIME}
         scope = self.scope({}, tvars, params)
@@ -696,8 +748,13 @@ class _Compiler:
             message=templates,
             subject=subject,
             predicates=tuple(preds),
+            exemptions=self._exemptions(rule, loc, params),
             window=window,
-            sliding=sliding,
+            sliding=size if window == "sliding" else None,
+            hop_size=size if window == "hopping" else None,
+            hop_step=step,
+            roster=rule.roster,
+            subject_kind_expr=kind_expr,
             values=tuple(values),
             having=having,
         )
@@ -774,10 +831,12 @@ class _Compiler:
         present = dict(variables)
         if rule.steps[-1].absent:
             present.pop(rule.steps[-1].as_, None)
-        scope = self.scope({}, {**present, "subject": T.STR, "deadline": T.TIME}, params)
+        scope = self.scope(
+            {}, {**present, "subject": T.STR, "deadline": T.TIME, "key": T.STR}, params
+        )
         subject = self.expr(
             rule.subject.id,
-            self.scope({}, present, params),
+            self.scope({}, {**present, "key": T.STR}, params),
             (*loc, "subject", "id"),
             params,
             expect=None,
@@ -789,11 +848,16 @@ class _Compiler:
         if None in templates or subject is None:
             return None
         return RulePlan(
-            **common, message=templates, subject=subject, steps=tuple(steps), within=within
+            **common,
+            message=templates,
+            subject=subject,
+            steps=tuple(steps),
+            within=within,
+            consecutive=rule.consecutive,
         )
 
 
-AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max")
+AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "streak")
 
 
 def _split_aggregate(text: str) -> tuple[str, str]:

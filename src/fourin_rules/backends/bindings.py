@@ -35,7 +35,10 @@ class BoundPredicate:
         if self.each is None:
             yield self._lets(event, {})
             return
-        items = self.each(EvalContext(event=event, env=self.env)) or []
+        items = self.each(EvalContext(event=event, env=self.env))
+        if items is None:  # the list field is absent on this event type: one pass, var null
+            yield self._lets(event, {self.each_var: None})
+            return
         seen: set[Any] = set()
         for item in items:
             key = item if isinstance(item, str | int | float | bool) else repr(item)

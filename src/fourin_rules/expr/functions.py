@@ -266,6 +266,36 @@ def _intersects(env: Env, a: Any, b: Any) -> bool:
         return any(x in b for x in a)
 
 
+def _overlap_count(env: Env, a: Any, b: Any) -> Any:
+    """How many distinct elements of ``a`` are also in ``b``."""
+    if a is None or b is None:
+        return None
+    try:
+        return len(set(a) & set(b))
+    except TypeError:
+        return sum(1 for x in a if x in b)
+
+
+def _jaccard(env: Env, a: Any, b: Any) -> Any:
+    """|a ∩ b| / |a ∪ b| of two lists taken as sets (null when both are empty)."""
+    if a is None or b is None:
+        return None
+    sa, sb = set(a), set(b)
+    union = sa | sb
+    return len(sa & sb) / len(union) if union else None
+
+
+def _target_share(env: Env, group_id: Any, kind: Any) -> Any:
+    """The share (0..1) of a group's assigned targets that are of ``kind``."""
+    group = env.group(group_id) if group_id is not None else None
+    if group is None or kind is None:
+        return None
+    targets = group.get("targets") or []
+    if not targets:
+        return 0.0
+    return sum(1 for t in targets if t.get("kind") == kind) / len(targets)
+
+
 def _len(env: Env, x: Any) -> Any:
     return None if x is None else len(x)
 
@@ -361,6 +391,9 @@ _TABLE = (
     ),
     _fn("items_total", (list_of(ITEM), _LSTR, _LSTR), NUMBER, _items_total, min_args=2, pure=True),
     _fn("intersects", (_ANYLIST, _ANYLIST), BOOL, _intersects, pure=True),
+    _fn("overlap_count", (_ANYLIST, _ANYLIST), NUMBER, _overlap_count, pure=True),
+    _fn("jaccard", (_ANYLIST, _ANYLIST), NUMBER, _jaccard, pure=True),
+    _fn("target_share", (STR, STR), NUMBER, _target_share),
     _fn("len", (f"{_ANYLIST}|{STR}",), NUMBER, _len, pure=True),
     _fn("lower", (STR,), STR, _lower, pure=True),
     _fn("starts_with", (STR, STR), BOOL, _starts_with, pure=True),

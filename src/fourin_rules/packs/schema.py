@@ -68,7 +68,10 @@ class ForEach(Strict):
 
 
 class Subject(Strict):
-    kind: SubjectKind = "cadre"
+    """Who a finding is about: ``kind`` (cadre, group, township, or an expression giving one of
+    them) and ``id`` (an expression)."""
+
+    kind: str = "cadre"
     id: str = "cadre_id"
 
 
@@ -195,13 +198,15 @@ class Rule(Strict):
     expect: list[Slot] = Field(default_factory=list)
     escalate_repeats: AbsenceEscalation | None = None
     # threshold
-    window: str | None = None  # day | week | calendar_month | sliding:<duration>
+    window: str | None = None  # day | week | calendar_month | sliding:<d> | hopping:<size>:<step>
+    roster: Literal["groups", "cadres"] | None = None  # judge every one, events or not
     values: dict[str, str] = Field(default_factory=dict)
     having: str | None = None
     # sequence
     key: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     within: str | None = None
+    consecutive: bool = False  # sequence: each step only against the key's previous event
     tests: list[PackTest] = Field(default_factory=list)
 
     @field_validator("on", "key", mode="before")

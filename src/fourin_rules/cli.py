@@ -83,7 +83,12 @@ def run(
     disable: Annotated[
         list[str] | None, typer.Option("--disable", help="Switch off a rule by id.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, jsonl or csv.")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="table, jsonl, csv, or xlsx/html (a report; needs --out)."
+        ),
+    ] = "table",
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write findings here.")
     ] = None,
@@ -103,6 +108,9 @@ def run(
         typer.Option("--fail-on", help="Exit 1 if a finding has this severity or higher."),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title of an xlsx or html report.")
+    ] = None,
 ) -> None:
     """Run rule packs over event files and report the findings."""
     from fourin_rules.engine import Engine
@@ -111,8 +119,20 @@ def run(
     from fourin_rules.reports import print_summary, write_findings
     from fourin_rules.reports.flat import findings_to_csv, findings_to_jsonl
 
-    if fmt not in ("table", "jsonl", "csv"):
-        raise _fail(FourinError("input-file", f"unknown format {fmt!r}: use table, jsonl or csv"))
+    if fmt not in ("table", "jsonl", "csv", "xlsx", "html"):
+        raise _fail(
+            FourinError(
+                "input-file", f"unknown format {fmt!r}: use table, jsonl, csv, xlsx or html"
+            )
+        )
+    if fmt in ("xlsx", "html") and out_file is None:
+        raise _fail(
+            FourinError(
+                "input-file",
+                f"--format {fmt} writes a file: give it with --out FILE",
+                suggestion=f"--format {fmt} --out report.{fmt}",
+            )
+        )
     if fail_on is not None and fail_on not in SEVERITY_ORDER:
         raise _fail(
             FourinError("input-file", f"--fail-on takes high, medium, low or info, not {fail_on!r}")
@@ -144,7 +164,16 @@ def run(
     except (FourinError, FourinErrors) as exc:
         raise _fail(exc) from None
     findings = result.findings
-    if out_file is not None:
+    if fmt in ("xlsx", "html") and out_file is not None:
+        from fourin_rules.reports import write_html, write_xlsx
+
+        write_report = write_xlsx if fmt == "xlsx" else write_html
+        extra = {"title": title} if title else {}
+        try:
+            write_report(findings, out_file, reference=engine.index, stats=result.stats, **extra)
+        except OSError as exc:
+            raise _fail(FourinError("input-file", f"cannot write {out_file}: {exc}")) from None
+    elif out_file is not None:
         write_findings(findings, out_file, "csv" if fmt == "csv" else "jsonl")
     elif fmt == "jsonl":
         sys.stdout.write(findings_to_jsonl(findings))

@@ -819,9 +819,12 @@ class _Compiler:
                     )
                 )
             steps.append(StepPlan(step.as_, tuple(preds), step.absent, by, wheres, keys))
-            variables[step.as_] = (
-                f"record:event:{step.on[0]}" if len(step.on) == 1 else "record:event"
-            )
+            if len(step.on) == 1:
+                variables[step.as_] = f"record:event:{step.on[0]}"
+            else:  # a step over several types: a record with the fields of any of them
+                kind = "event:" + "+".join(step.on)
+                self.records[kind] = self.union_fields(step.on)
+                variables[step.as_] = f"record:{kind}"
         within = None
         if rule.within:
             try:

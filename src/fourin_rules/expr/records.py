@@ -46,6 +46,7 @@ RECORD_SCHEMAS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "group": MappingProxyType({"group_id": STR, "name": STR, "leader_id": STR}),
         "staff": MappingProxyType({"staff_id": STR, "name": STR, "unit_id": STR, "leader": BOOL}),
         "item": MappingProxyType({"name": STR, "amount_cny": NUMBER}),
+        "role_holder": MappingProxyType({"cadre_id": STR, "role": STR}),
     }
 )
 

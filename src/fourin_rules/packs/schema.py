@@ -154,6 +154,8 @@ class ExpectedFinding(Strict):
     needs_review: bool | None = None
     status: Literal["provisional", "final"] | None = None
     window_start: str | None = None
+    subject_kind: str | None = None
+    message_contains: str | None = None  # a substring of the Chinese or English message
 
 
 class PackTest(Strict):

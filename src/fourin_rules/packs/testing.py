@@ -114,6 +114,12 @@ def _matches(expected: ExpectedFinding, actual: Finding) -> bool:
         e.id for e in actual.evidence
     ):
         return False
+    if expected.subject_kind is not None and expected.subject_kind != actual.subject.kind:
+        return False
+    if expected.message_contains is not None and not any(
+        expected.message_contains in text for text in (actual.message.zh, actual.message.en)
+    ):
+        return False
     if expected.window_start is not None:
         start = actual.window.start
         if (

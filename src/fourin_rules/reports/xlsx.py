@@ -43,6 +43,14 @@ SEVERITIES = ("high", "medium", "low", "info")
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低", "info": "提示"}
 STATUS_ZH = {"provisional": "暂定", "final": "确定"}
 KIND_ZH = {"cadre": "干部", "group": "工作组", "township": "乡镇"}
+STATS_ZH = {
+    "read": "读取事件",
+    "valid": "有效",
+    "duplicate": "重复",
+    "conflict": "冲突",
+    "late": "迟到",
+    "quarantined": "隔离(拒收)",
+}
 _SEVERITY_FILL = {"high": "F4CCCC", "medium": "FCE5CD", "low": "FFF2CC", "info": "DDEBF7"}
 _MAX_CELL = 32_000  # Excel refuses cells over 32,767 characters
 _BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
@@ -244,17 +252,9 @@ def _explain_rows(
             ["覆盖期间 period", f"{start:%Y-%m-%d %H:%M} 至 {end:%Y-%m-%d %H:%M} (当地时间)"]
         )
     counts = stats_counts(stats)
-    labels = {
-        "read": "读取事件 read",
-        "valid": "有效 valid",
-        "duplicate": "重复 duplicate",
-        "conflict": "冲突 conflict",
-        "late": "迟到 late",
-        "quarantined": "隔离(拒收) quarantined",
-    }
-    for key, label in labels.items():
+    for key, zh in STATS_ZH.items():
         if key in counts:
-            rows.append([label, counts[key]])
+            rows.append([f"{zh} {key}", counts[key]])
     rows.append(["问题线索 findings", len(findings)])
     sev = Counter(f.severity for f in findings)
     for s in SEVERITIES:

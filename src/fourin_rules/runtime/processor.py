@@ -74,9 +74,6 @@ class Processor:
                 for pid in ex.predicates:
                     ptype = plan.predicates[pid].type
                     self._exempt_routes.setdefault(pid, []).append((rule.rule_id, k, ex.who[ptype]))
-        for routes in self.routes.values():
-            # Later steps first, so that one event cannot both start and continue a sequence.
-            routes.sort(key=lambda r: -r[1][1] if r[1][0] == "step" else 0)
 
     # -- input -------------------------------------------------------------------------------
     def add(self, event: Mapping[str, Any]) -> bool:
@@ -142,19 +139,26 @@ class Processor:
             for hit in event_hits:
                 for rule_id, k, who in self._exempt_routes.get(hit.predicate, ()):
                     self._add_exemption(rule_id, k, who, event)
-            for hit in event_hits:
-                for op, role in self.routes.get(hit.predicate, ()):
-                    try:
-                        op.on_hit(event, hit, role)
-                    except Exception as exc:  # one rule's failure must not stop the others
-                        self.errors.append(
-                            RuleError(
-                                op.rule.rule_id,
-                                event["type"],
-                                event["id"],
-                                f"{type(exc).__name__}: {exc}",
-                            )
+            calls = [
+                (op, role, hit)
+                for hit in event_hits
+                for op, role in self.routes.get(hit.predicate, ())
+            ]
+            # Later sequence steps first, so that one event cannot both start and continue a
+            # sequence (the sort is stable: otherwise predicate order).
+            calls.sort(key=lambda c: -c[1][1] if c[1][0] == "step" else 0)
+            for op, role, hit in calls:
+                try:
+                    op.on_hit(event, hit, role)
+                except Exception as exc:  # one rule's failure must not stop the others
+                    self.errors.append(
+                        RuleError(
+                            op.rule.rule_id,
+                            event["type"],
+                            event["id"],
+                            f"{type(exc).__name__}: {exc}",
                         )
+                    )
 
     # -- exemptions -------------------------------------------------------------------------
     def _add_exemption(self, rule_id: str, k: int, who: str, event: Mapping[str, Any]) -> None:

@@ -131,9 +131,11 @@ class ThresholdOperator(Operator):
             if self.rule.window == "sliding":
                 self._slide((subject, kind), entry)
                 continue
+            if self.rule.roster and self.next_start is None:
+                self.next_start = self._origin()
             for start, end in self.windows_of(event["time"]):
                 if self.next_start is not None and start < self.next_start:
-                    continue  # a roster window already judged
+                    continue  # a roster window before the data, or already judged
                 self.buckets.setdefault((start, end, subject, kind), []).append(entry)
 
     # -- decisions ---------------------------------------------------------------------------------
@@ -204,10 +206,20 @@ class ThresholdOperator(Operator):
             self._check(key, self.buckets.pop(key, []), status)
 
     def _origin(self) -> datetime | None:
+        """The first roster window: the first that starts on or after the first day judged (a
+        window reaching back before the data would judge days nobody reported on)."""
         origin = self.proc.since or self.proc.first_time
         if origin is None:
             return None
-        return self.windows_of(origin)[0][0]
+        day_start = self.env.calendar.day_bounds(self.env.calendar.local_date(origin))[0]
+        if self.rule.window == "hopping":
+            assert self.rule.hop_step is not None
+            k = -(
+                (self.epoch - day_start) // self.rule.hop_step
+            )  # ceil((day_start - epoch) / step)
+            return self.epoch + k * self.rule.hop_step
+        start, end = self._next_window(day_start)
+        return start if start >= day_start else end
 
     def on_watermark(self, wm: datetime) -> None:
         if self.rule.window == "sliding":
@@ -238,9 +250,11 @@ class ThresholdOperator(Operator):
         if self.rule.roster:
             if self.next_start is None:
                 self.next_start = self._origin()
-            while self.next_start is not None and self.next_start < horizon:
+            while self.next_start is not None:
                 start, end = self._next_window(self.next_start)
-                self._judge_roster_window(start, end, "final" if end <= horizon else "provisional")
+                if end > horizon:
+                    break  # not over yet: only its subjects with events are judged, below
+                self._judge_roster_window(start, end, "final")
                 self.next_start = self._step(start, end)
         for key in sorted(self.buckets):
             self._check(key, self.buckets[key], "final" if key[1] <= horizon else "provisional")

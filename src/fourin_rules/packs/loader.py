@@ -88,6 +88,17 @@ def _pydantic_errors(
         if kind == "extra_forbidden":
             parent = loc[:-1]
             allowed = _allowed_keys(exc, parent)
+            if any(ch in str(loc[-1]) for ch in "()"):
+                errors.append(
+                    marks.error(
+                        "pack-schema",
+                        f"unknown key '{loc[-1]}'",
+                        loc,
+                        key=True,
+                        suggestion="quote the expression: inside {...} a comma starts a new key",
+                    )
+                )
+                continue
             errors.append(
                 marks.error(
                     "pack-schema",

@@ -80,7 +80,6 @@ class Escalation(Strict):
 
     when: str
     to: Severity
-    reason: Text | None = None
 
 
 class Exemption(Strict):

@@ -25,6 +25,8 @@ from fourin_rules.timeutil import get_tz, parse_duration, parse_timestamp, to_is
 class TestOutcome:
     """One embedded test's result."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     pack_id: str
     name: str
     where: str  # file:line of the test
@@ -46,8 +48,21 @@ class Case:
     rules: list[str]
 
 
+def as_shipped(pack: Pack) -> Pack:
+    """The pack as its file declares it: a pack's own tests test the rules as shipped, whatever
+    a county's override changed (the override's tests test the changes)."""
+    shipped = copy.copy(pack)
+    shipped.params = {r.id: dict(r.params) for r in pack.file.rules}
+    shipped.lists = {k: list(v) for k, v in pack.file.lists.items()}
+    shipped.severity = {}
+    shipped.disabled = set()
+    return shipped
+
+
 def iter_cases(packs: Sequence[Pack]) -> Iterable[Case]:
-    for pack in packs:
+    """Every embedded test of ``packs``: rule tests, pack tests, then county override tests."""
+    for changed in packs:
+        pack = as_shipped(changed) if changed.overrides else changed
         active = {r.id for r in pack.active_rules()}
         for i, rule in enumerate(pack.file.rules):
             if rule.id not in active:
@@ -58,8 +73,9 @@ def iter_cases(packs: Sequence[Pack]) -> Iterable[Case]:
                 )
         for j, test in enumerate(pack.file.tests):
             yield Case(pack, test, ("tests", j), pack.marks, test.rules or sorted(active))
-        for j, (test, _path, marks) in enumerate(pack.extra_tests):
-            yield Case(pack, test, ("tests", j), marks, test.rules or sorted(active))
+        county_active = {r.id for r in changed.active_rules()}
+        for j, (test, _path, marks) in enumerate(changed.extra_tests):
+            yield Case(changed, test, ("tests", j), marks, test.rules or sorted(county_active))
 
 
 def _reference(case: Case) -> Any:

@@ -58,7 +58,10 @@ h2{font-size:17px;margin:0 0 10px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
 th{background:#eee;position:sticky;top:0;cursor:pointer;white-space:nowrap}
-td ul{margin:0;padding-left:16px}td.msg{min-width:260px}td.clause{min-width:110px}
+td ul{margin:0;padding-left:16px}td.msg{min-width:220px}td.clause{min-width:110px}
+td.neg{min-width:180px}
+td.ev{min-width:150px;overflow-wrap:anywhere}
+td.fid{max-width:96px;word-break:break-all}
 td.nw{white-space:nowrap}code{font-size:12px}
 .legend span{margin-right:14px}.note{color:#666;font-size:12px}
 #q{padding:4px 8px;width:320px;margin-bottom:8px}
@@ -340,7 +343,8 @@ def _table(findings: Sequence[Finding], ctx: ReportContext) -> str:
         start, end = ctx.local(f.window.start), ctx.local(f.window.end)
         rows.append(
             f'<tr data-severity="{f.severity}" id="f-{_e(f.id)}">'
-            f"<td><code>{_e(f.id)}</code></td><td>{_e(f.rule_id)}</td>"
+            f'<td class="fid"><code>{_e(f.id)}</code></td>'
+            f"<td>{_e(f.rule_id)}</td>"
             f'<td class="clause">{_e(f.clause)}</td>'
             f'<td data-sort="{rank[f.severity]}">{_sev_badge(f.severity)}</td>'
             f'<td class="nw">{_e(_label(ctx, f.subject.kind, f.subject.id))}</td>'
@@ -348,10 +352,10 @@ def _table(findings: Sequence[Finding], ctx: ReportContext) -> str:
             f"{end:%Y-%m-%d %H:%M}</td>"
             f'<td class="msg"><b>{_e(f.title.zh)}</b><br>{_e(f.message.zh)}<br>'
             f'<span class="en">{_e(f.message.en)}</span></td>'
-            f"<td>{_list([f'{e.type}:{e.id}' for e in f.evidence])}</td>"
-            f"<td>{_list(f.negative_evidence)}</td>"
+            f'<td class="ev">{_list([f"{e.type}:{e.id}" for e in f.evidence])}</td>'
+            f'<td class="neg">{_list(f.negative_evidence)}</td>'
             f"<td>{'是 yes' if f.needs_review else '否 no'}</td>"
-            f"<td>{STATUS_ZH[f.status]} {f.status}</td></tr>"
+            f'<td>{STATUS_ZH[f.status]}<br><span class="en">{f.status}</span></td></tr>'
         )
     th = "".join(f'<th scope="col">{zh}<br><span class="en">{en}</span></th>' for zh, en in heads)
     return (

@@ -58,3 +58,13 @@ def test_no_import_runs_back_down_the_layers() -> None:
         for path in (SRC / layer).rglob("*.py"):
             for module in _imports(path):
                 assert not module.startswith(bad), f"{path.relative_to(SRC)} imports {module}"
+
+
+def test_docs_rules_md_matches_the_bundled_packs() -> None:
+    from fourin_rules.packs.loader import load_packs
+    from fourin_rules.reports.catalogue import rules_markdown
+
+    doc = Path(__file__).parents[1] / "docs" / "rules.md"
+    assert doc.read_text(encoding="utf-8") == rules_markdown(load_packs()), (
+        "docs/rules.md is stale: run `fourin-rules list --markdown > docs/rules.md`"
+    )

@@ -260,16 +260,21 @@ def list_cmd(
     packs: Annotated[
         list[Path] | None, typer.Argument(help="Pack/override files or folders; default: bundled.")
     ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown catalogue.")] = False,
 ) -> None:
     """List packs and their rules."""
     from rich.table import Table
 
     from fourin_rules.packs.loader import load_packs
+    from fourin_rules.reports.catalogue import rules_markdown
 
     try:
         loaded = load_packs(packs or None)
     except (FourinError, FourinErrors) as exc:
         raise _fail(exc) from None
+    if markdown:
+        sys.stdout.write(rules_markdown(loaded))
+        return
     table = Table(title="规则包 Rule packs")
     for col in ("pack", "rule", "kind", "severity", "clause", "title", "state"):
         table.add_column(col, no_wrap=col in ("pack", "rule", "kind", "severity", "state"))

@@ -324,10 +324,19 @@ def explain(
     pack: Annotated[
         list[Path] | None, typer.Option("--pack", "-p", help="Packs used for the run.")
     ] = None,
+    events: Annotated[
+        list[Path] | None,
+        typer.Option("--events", help="Event files of the run: show the evidence and test it."),
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", "-r", help="Reference data of the run.")
+    ] = None,
 ) -> None:
-    """Show a finding with its rule: clause, parameters, compiled conditions, evidence."""
-    from fourin_rules.packs.loader import load_packs
-    from fourin_rules.plan import build_plan
+    """Show a finding with its rule, parameters and compiled conditions; with --events (and
+    --reference), the evidence events and which conditions held on each."""
+    from fourin_rules.engine import Engine
+    from fourin_rules.explain import explain as explain_finding
+    from fourin_rules.ingest import Ingestor
 
     try:
         lines = findings.read_bytes().splitlines()
@@ -340,16 +349,17 @@ def explain(
         raise _fail(
             FourinError("input-file", f"{len(matches)} findings match {finding_id!r} in {findings}")
         )
-    f = matches[0]
     try:
-        plan = build_plan(load_packs(pack or None))
-        rule = plan.rule(f["rule_id"]).to_json()
-        rule["conditions"] = [p.to_json() for p in plan.predicates if p.rule_id == f["rule_id"]]
-    except KeyError:
-        rule = {"note": f"rule {f['rule_id']} is not in the loaded packs"}
+        engine = Engine(pack or None, reference)
+        evidence: list[dict[str, Any]] = []
+        if events:
+            wanted = {(e["type"], e["id"]) for e in matches[0].get("evidence", [])}
+            ingest = Ingestor(engine.calendar.tz, engine.models)
+            evidence = [e for e in ingest.read_files(events) if (e["type"], e["id"]) in wanted]
+        shown = explain_finding(engine.plan, engine.env, matches[0], evidence)
     except (FourinError, FourinErrors) as exc:
         raise _fail(exc) from None
-    sys.stdout.write(json.dumps({"finding": f, "rule": rule}, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
 
 
 def main() -> None:

@@ -296,3 +296,41 @@ def test_campaign_overrides_make_a_sunday_a_duty_day(tmp_path: Path) -> None:
     result = Engine(None, ref).run([], since="2026-03-15", until="2026-03-15")
     assert len([f for f in result.findings if f.rule_id == "D1"]) == 3
     assert Engine(None, REFERENCE).run([], since="2026-03-15", until="2026-03-15").findings == []
+
+
+def test_a_late_event_names_the_finding_it_would_have_touched() -> None:
+    engine = Engine(None, ROOT / "rules" / "fixtures" / "one-cadre.yaml")
+    session = engine.session(lateness=timedelta(hours=1))
+    session.push(
+        {
+            "type": "checkin",
+            "id": "a",
+            "time": "2026-03-10T08:40:00+08:00",
+            "cadre_id": "K01",
+            "township_id": "T01",
+        }
+    )
+    decided = session.push(
+        {
+            "type": "checkin",
+            "id": "b",
+            "time": "2026-03-11T09:40:00+08:00",
+            "cadre_id": "K01",
+            "township_id": "T01",
+        }
+    )
+    (d1,) = [f for f in decided if f.rule_id == "D1"]
+    # The afternoon check-in of the 10th arrives after the day was judged empty.
+    session.push(
+        {
+            "type": "checkin",
+            "id": "late",
+            "time": "2026-03-10T15:00:00+08:00",
+            "cadre_id": "K01",
+            "township_id": "T01",
+        }
+    )
+    (late,) = session.result().late
+    assert late.id == "late" and late.rules == ("D1",)
+    assert late.touched == (d1.id,)
+    assert late.to_dict()["touched_findings"] == [d1.id]

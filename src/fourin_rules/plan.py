@@ -35,6 +35,7 @@ class Predicate:
     lets: tuple[tuple[str, Node], ...] = ()
     label: str = ""
     rule_id: str = ""
+    routing: bool = False  # only routes events of the type to a sequence step (tested there)
 
     def to_json(self) -> dict[str, Any]:
         return {

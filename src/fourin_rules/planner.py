@@ -167,6 +167,7 @@ class _Compiler(StatefulKinds):
         lets: Sequence[tuple[str, str, str]] = (),
         for_each: tuple[str, str, tuple[Any, ...]] | None = None,
         label: str = "",
+        routing: bool = False,
         fields_override: Mapping[str, str] | None = None,
     ) -> int | None:
         """Compile a predicate over ``type_name`` and register it; returns its id."""
@@ -204,7 +205,7 @@ class _Compiler(StatefulKinds):
         pid = len(self.predicates)
         rule_id = label.split(" ", 1)[0]
         self.predicates.append(
-            Predicate(pid, type_name, cond, each, tuple(compiled_lets), label, rule_id)
+            Predicate(pid, type_name, cond, each, tuple(compiled_lets), label, rule_id, routing)
         )
         return pid
 

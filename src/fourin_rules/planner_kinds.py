@@ -325,6 +325,7 @@ class StatefulKinds:
                         (*s_loc, "on"),
                         params,
                         label=f"{rule.id} step {step.as_} {type_name}",
+                        routing=True,
                     )
                 if pid is not None:
                     preds.append(pid)

@@ -27,12 +27,26 @@ EXEMPTION_RETENTION = timedelta(days=40)  # longer than any period (a month) an 
 
 @dataclass(frozen=True)
 class LateEvent:
-    """An event that arrived after the watermark had passed its time."""
+    """An event that arrived after the watermark had passed its time: which rules' conditions
+    it meets, and the findings already decided that it would have touched (same rule and
+    subject, a window holding its time)."""
 
     type: str
     id: str
     time: datetime
     watermark: datetime
+    rules: tuple[str, ...] = ()
+    touched: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "id": self.id,
+            "time": self.time.isoformat(),
+            "watermark": self.watermark.isoformat(),
+            "rules": list(self.rules),
+            "touched_findings": list(self.touched),
+        }
 
 
 class Processor:
@@ -49,6 +63,8 @@ class Processor:
         self.first_time: datetime | None = None
         self.max_time: datetime | None = None
         self.late: list[LateEvent] = []
+        # (rule, subject) -> decided findings' windows, kept as long as exemptions are
+        self._decided: dict[tuple[str, str], list[tuple[datetime, datetime, str]]] = {}
         self.errors: list[RuleError] = []
         self._heap: list[tuple[datetime, str, str, int, Mapping[str, Any]]] = []
         self._seq = itertools.count()
@@ -80,7 +96,10 @@ class Processor:
         """Buffer a validated event; False (and recorded as late) when the watermark passed it."""
         t = event["time"]
         if self.watermark is not None and t < self.watermark:
-            self.late.append(LateEvent(event["type"], event["id"], t, self.watermark))
+            rules, touched = self._would_touch(event)
+            self.late.append(
+                LateEvent(event["type"], event["id"], t, self.watermark, rules, touched)
+            )
             return False
         heapq.heappush(self._heap, (t, event["type"], event["id"], next(self._seq), event))
         if self.first_time is None or t < self.first_time:
@@ -96,6 +115,32 @@ class Processor:
 
     def emit(self, finding: Finding) -> None:
         self._out.append(finding)
+        self._decided.setdefault((finding.rule_id, finding.subject.id), []).append(
+            (finding.window.start, finding.window.end, finding.id)
+        )
+
+    def _would_touch(self, event: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """For a late event: the rules whose conditions it meets, and the decided findings of
+        those rules (any subject it names) whose window holds its time."""
+        try:
+            hits = self.matcher.match([event])[0]
+        except Exception:  # explaining a late event must never lose it
+            return (), ()
+        preds = [self.plan.predicates[h.predicate] for h in hits]
+        rules = sorted({p.rule_id for p in preds if not p.routing})
+        names = {v for v in event.values() if isinstance(v, str)}
+        for value in event.values():
+            if isinstance(value, list):
+                names.update(x for x in value if isinstance(x, str))
+        touched = sorted(
+            fid
+            for rule_id in rules
+            for (rid, subject), decided in self._decided.items()
+            if rid == rule_id and subject in names
+            for start, end, fid in decided
+            if start <= event["time"] <= end
+        )
+        return tuple(rules), tuple(touched)
 
     # -- time ----------------------------------------------------------------------------------
     def advance(self, watermark: datetime) -> None:
@@ -189,6 +234,12 @@ class Processor:
 
     def _evict(self, watermark: datetime) -> None:
         floor = watermark - EXEMPTION_RETENTION
+        for key in list(self._decided):
+            kept = [x for x in self._decided[key] if x[1] >= floor]
+            if kept:
+                self._decided[key] = kept
+            else:
+                del self._decided[key]
         for table in self.exemptions.values():
             for subject in list(table):
                 kept = [x for x in table[subject] if x[1] >= floor]

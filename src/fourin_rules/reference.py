@@ -61,17 +61,26 @@ class ReferenceIndex:
         self._staff_by_unit = {k: frozenset(v) for k, v in staff_by_unit.items()}
         self._leaders = {k: frozenset(v) for k, v in leaders.items()}
 
-        # Geofences sorted by latitude so township_at can skip far ones with bisection.
+        # Geofences in a grid of cells as wide as the largest radius, so township_at looks at
+        # the 3 x 3 cells around a point instead of every unit of the county.
         fences = []
         for u in self._units.values():
             township = u["unit_id"] if u["kind"] == "township" else u["township_id"]
             if u["lat"] is None or u["lon"] is None or not township:
                 continue
             fences.append((u["lat"], u["lon"], u["radius_m"], u["unit_id"], township))
-        fences.sort()
-        self._fences = fences
-        self._fence_lats = [f[0] for f in fences]
+        self._fences = sorted(fences)
         self._max_radius_km = max((f[2] for f in fences), default=0.0) / 1000.0
+        # Degrees of latitude per cell; longitude cells are as many degrees (narrower in km
+        # away from the equator, so a radius still fits within one neighbouring cell).
+        self._cell = max(self._max_radius_km / _KM_PER_DEGREE_LAT, 1e-6)
+        grid: dict[tuple[int, int], list[tuple[float, float, float, str, str]]] = {}
+        for fence in self._fences:
+            grid.setdefault(self._cell_of(fence[0], fence[1]), []).append(fence)
+        self._grid = grid
+        self._lon_reach: dict[
+            int, int
+        ] = {}  # latitude band -> how many longitude cells a radius can span
 
     def _township_of(self, unit_id: str) -> str | None:
         """The township a unit lies in (itself for a township); a bare id counts as a township."""
@@ -156,18 +165,31 @@ class ReferenceIndex:
         """
         if not (_finite(lat) and _finite(lon)) or not self._fences:
             return None
-        span = self._max_radius_km / _KM_PER_DEGREE_LAT + 1e-9
-        lo = bisect_right(self._fence_lats, lat - span)
-        hi = bisect_right(self._fence_lats, lat + span)
+        row, col = self._cell_of(lat, lon)
+        reach = self._lon_cells(row)
         best: tuple[float, str, str] | None = None
-        for f_lat, f_lon, radius_m, unit_id, township in self._fences[lo:hi]:
-            try:
-                metres = haversine_km(lat, lon, f_lat, f_lon) * 1000.0
-            except ValueError:
-                return None
-            if metres <= radius_m and (best is None or (metres, unit_id) < best[:2]):
-                best = (metres, unit_id, township)
+        for r in (row - 1, row, row + 1):
+            for c in range(col - reach, col + reach + 1):
+                for f_lat, f_lon, radius_m, unit_id, township in self._grid.get((r, c), ()):
+                    try:
+                        metres = haversine_km(lat, lon, f_lat, f_lon) * 1000.0
+                    except ValueError:
+                        return None
+                    if metres <= radius_m and (best is None or (metres, unit_id) < best[:2]):
+                        best = (metres, unit_id, township)
         return best[2] if best else None
+
+    def _cell_of(self, lat: float, lon: float) -> tuple[int, int]:
+        return math.floor(lat / self._cell), math.floor(lon / self._cell)
+
+    def _lon_cells(self, row: int) -> int:
+        """Longitude cells a radius may span at this latitude row (1 near the equator)."""
+        reach = self._lon_reach.get(row)
+        if reach is None:
+            lat = min(abs(row), abs(row + 1)) * self._cell
+            shrink = max(math.cos(math.radians(min(lat + self._cell, 89.0))), 1e-3)
+            reach = self._lon_reach[row] = math.ceil(1 / shrink)
+        return reach
 
     def cadre_ids(self) -> list[str]:
         """Every cadre id, from ``cadres`` and from ``assignments``, sorted."""

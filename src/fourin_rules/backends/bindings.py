@@ -30,14 +30,16 @@ class BoundPredicate:
         )
         self.lets = tuple((name, compile_predicate(node)) for name, node in predicate.lets)
 
-    def bindings(self, event: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def bindings(
+        self, event: Mapping[str, Any], memo: dict | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Each set of variables the predicate is tested with (one per for_each element)."""
         if self.each is None:
-            yield self._lets(event, {})
+            yield self._lets(event, {}, memo)
             return
-        items = self.each(EvalContext(event=event, env=self.env))
+        items = self.each(EvalContext(event=event, env=self.env, memo=memo))
         if items is None:  # the list field is absent on this event type: one pass, var null
-            yield self._lets(event, {self.each_var: None})
+            yield self._lets(event, {self.each_var: None}, memo)
             return
         seen: set[Any] = set()
         for item in items:
@@ -45,12 +47,16 @@ class BoundPredicate:
             if key in seen:  # a cadre listed twice aboard is one passenger
                 continue
             seen.add(key)
-            yield self._lets(event, {self.each_var: item})
+            yield self._lets(event, {self.each_var: item}, memo)
 
-    def _lets(self, event: Mapping[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+    def _lets(
+        self, event: Mapping[str, Any], variables: dict[str, Any], memo: dict | None
+    ) -> dict[str, Any]:
         for name, fn in self.lets:
-            variables[name] = fn(EvalContext(event=event, env=self.env, variables=variables))
+            variables[name] = fn(EvalContext(event, self.env, variables, memo=memo))
         return variables
 
-    def test(self, event: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
-        return bool(self.where(EvalContext(event=event, env=self.env, variables=variables)))
+    def test(
+        self, event: Mapping[str, Any], variables: Mapping[str, Any], memo: dict | None = None
+    ) -> bool:
+        return bool(self.where(EvalContext(event, self.env, variables, memo=memo)))

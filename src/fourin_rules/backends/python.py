@@ -29,10 +29,11 @@ class PythonMatcher:
         out: list[list[Hit]] = []
         for event in events:
             hits: list[Hit] = []
+            memo: dict = {}  # lookups shared by every predicate tested on this event
             for bound in self.by_type.get(event["type"], ()):
                 try:
-                    for variables in bound.bindings(event):
-                        if bound.test(event, variables):
+                    for variables in bound.bindings(event, memo):
+                        if bound.test(event, variables, memo):
                             hits.append(Hit(bound.predicate.id, variables))
                 except Exception as exc:  # a rule's bug must not stop the others
                     self.errors.append(

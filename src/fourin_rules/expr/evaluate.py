@@ -53,6 +53,9 @@ class EvalContext:
     variables: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     lists: Mapping[str, Any] = field(default_factory=dict)
+    #: Per-event results of reference and calendar lookups, shared by every rule tested on the
+    #: same event (``dispatched(cadre_id, time)`` is asked by a dozen rules), or None.
+    memo: dict[tuple[Any, ...], Any] | None = None
 
 
 # Compiled trees, by node identity (the node is kept so its id stays valid).
@@ -142,6 +145,8 @@ def _call(node: Call) -> Compiled:
     # Arguments typed "any" may hold anything at run time: a wrong type there is data, not a
     # registry bug, so it gives null (or false) instead of an exception.
     guarded = any(ANY in a.type for a in node.args)
+    if not fn.pure and not guarded and args:
+        return _memoised(node.fn, impl, args)
     if len(args) == 1 and not guarded:
         (a0,) = args
         return lambda ctx: impl(ctx.env, a0(ctx))
@@ -156,6 +161,30 @@ def _call(node: Call) -> Compiled:
             return impl(ctx.env, *[a(ctx) for a in args])
         except (TypeError, ValueError, AttributeError, KeyError):
             return fallback
+
+    return call
+
+
+_MISSING = object()
+
+
+def _memoised(name: str, impl: Callable[..., Any], args: list[Compiled]) -> Compiled:
+    """A lookup in reference data or the calendar: deterministic for its arguments, so its
+    result is kept in the event's memo (when the caller gives one)."""
+
+    def call(ctx: EvalContext) -> Any:
+        values = [a(ctx) for a in args]
+        memo = ctx.memo
+        if memo is None:
+            return impl(ctx.env, *values)
+        try:
+            key = (name, *values)
+            hit = memo.get(key, _MISSING)
+        except TypeError:  # an unhashable argument (a list): no memo
+            return impl(ctx.env, *values)
+        if hit is _MISSING:
+            hit = memo[key] = impl(ctx.env, *values)
+        return hit
 
     return call
 

@@ -169,11 +169,12 @@ class DurableMatcher:
         event: Mapping[str, Any],
         variables: Mapping[str, Any],
         failed: set[str],
+        memo: dict,
     ) -> dict[str, Any]:
         fact: dict[str, Any] = {"id": self.ids.take(), "_one": 1}
         for name, ftype in group.fields.items():
             fact[name] = fact_value(event.get(name), ftype)
-        ctx = EvalContext(event=event, env=self.env, variables=variables)
+        ctx = EvalContext(event=event, env=self.env, variables=variables, memo=memo)
         for i, leaf in enumerate(group.leaves):
             rule_id = group.leaf_rules[i]
             if rule_id in failed:
@@ -194,10 +195,11 @@ class DurableMatcher:
         owners: dict[str, tuple[int, Mapping[str, Any], frozenset[str]]] = {}
         batches: dict[str, list[dict[str, Any]]] = {}
         for index, event in enumerate(events):
+            memo: dict = {}  # lookups shared by every predicate tested on this event
             for group in self.groups.get(event["type"], ()):
                 failed: set[str] = set()
                 try:
-                    bindings = list(group.binder.bindings(event))
+                    bindings = list(group.binder.bindings(event, memo))
                 except Exception as exc:
                     for rule_id in {p.rule_id for p in group.predicates}:
                         self.errors.append(
@@ -207,7 +209,7 @@ class DurableMatcher:
                         )
                     continue
                 for variables in bindings:
-                    fact = self._fact(group, event, variables, failed)
+                    fact = self._fact(group, event, variables, failed, memo)
                     owners[fact["id"]] = (index, variables, frozenset(failed))
                     for name in group.rulesets:
                         batches.setdefault(name, []).append(fact)

@@ -29,6 +29,8 @@ from fourin_rules.runtime.processor import LateEvent, Processor
 from fourin_rules.timeutil import parse_duration, parse_timestamp
 
 DEFAULT_LATENESS = timedelta(days=1)
+ADVANCE_STEP = timedelta(minutes=10)  # a streaming watermark moves at least this far at a time
+ADVANCE_BATCH = 2000  # ... or when this many events wait
 
 
 def get_backend(name: str) -> Backend:
@@ -200,7 +202,16 @@ class Session:
             )
             return
         if self.auto and self.processor.max_time is not None:
-            self.processor.advance(self.processor.max_time - self.lateness)
+            target = self.processor.max_time - self.lateness
+            wm = self.processor.watermark
+            # Move the watermark in steps (a batch of events, or ADVANCE_STEP of event time):
+            # deciding after every single event would rescan every operator's state each time.
+            if (
+                wm is None
+                or target - wm >= ADVANCE_STEP
+                or self.processor.pending() >= ADVANCE_BATCH
+            ):
+                self.processor.advance(target)
 
     def _check_year(self, t: datetime) -> None:
         year = self.engine.calendar.local_date(t).year

@@ -108,6 +108,10 @@ class Processor:
             self.max_time = t
         return True
 
+    def pending(self) -> int:
+        """Events waiting for the watermark."""
+        return len(self._heap)
+
     def drain(self) -> list[Finding]:
         """Findings decided since the last call."""
         out, self._out = self._out, []

@@ -22,7 +22,8 @@ from fourin_rules.runtime.env import RuleEnv
 from fourin_rules.runtime.operators import OPERATORS, Operator
 
 MATCH_BATCH = 2000
-EXEMPTION_RETENTION = timedelta(days=40)  # longer than any period (a month) an open decision spans
+EXEMPTION_RETENTION = timedelta(days=40)
+EVICT_EVERY = timedelta(hours=6)  # longer than any period (a month) an open decision spans
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Processor:
         self.first_time: datetime | None = None
         self.max_time: datetime | None = None
         self.late: list[LateEvent] = []
+        self._evicted_at: datetime | None = None
         # (rule, subject) -> decided findings' windows, kept as long as exemptions are
         self._decided: dict[tuple[str, str], list[tuple[datetime, datetime, str]]] = {}
         self.errors: list[RuleError] = []
@@ -237,6 +239,9 @@ class Processor:
         return None
 
     def _evict(self, watermark: datetime) -> None:
+        if self._evicted_at is not None and watermark - self._evicted_at < EVICT_EVERY:
+            return  # a full scan now and then keeps memory bounded without a scan per batch
+        self._evicted_at = watermark
         floor = watermark - EXEMPTION_RETENTION
         for key in list(self._decided):
             kept = [x for x in self._decided[key] if x[1] >= floor]

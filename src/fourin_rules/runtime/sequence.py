@@ -8,6 +8,7 @@ under each element (a data request to several townships).
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class _Partial:
     deadline: datetime
     next_step: int
     key: tuple[Any, ...] = ()
+    alive: bool = True
 
 
 class SequenceOperator(Operator):
@@ -49,6 +51,9 @@ class SequenceOperator(Operator):
         self.by = [compile_predicate(s.by) if s.by is not None else None for s in rule.steps]
         assert rule.subject is not None
         self.subject = compile_predicate(rule.subject)
+        # Deadlines in a heap, so deciding looks only at what is due (stale entries skipped).
+        self._due: list[tuple[datetime, int, _Partial]] = []
+        self._seq = itertools.count()
         self.partials: dict[tuple[Any, ...], list[_Partial]] = {}
 
     def _keys(self, step: int, event: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -78,6 +83,9 @@ class SequenceOperator(Operator):
         for key in self._keys(step, event):
             self._advance(step, key, event)
 
+    def _track(self, partial: _Partial) -> None:
+        heapq.heappush(self._due, (partial.deadline, next(self._seq), partial))
+
     def _advance(self, step: int, key: tuple[Any, ...], event: Mapping[str, Any]) -> None:
         steps = self.rule.steps
         if step == 0:
@@ -85,11 +93,15 @@ class SequenceOperator(Operator):
             partial = _Partial([event], variables, event["time"], event["time"], 1, key)
             partial.deadline = self._deadline(variables, event["time"], 1)
             if self.rule.consecutive:
+                for old in self.partials.get(key, ()):
+                    old.alive = False
                 self.partials[key] = [partial]  # only the key's latest event can start a step
+                self._track(partial)
                 return
             bucket = self.partials.setdefault(key, [])
             if len(bucket) < self.MAX_PARTIALS_PER_KEY:
                 bucket.append(partial)
+                self._track(partial)
             return
         where = self.wheres[step].get(event["type"])
         remaining = []
@@ -106,6 +118,7 @@ class SequenceOperator(Operator):
             if where is not None and not where(self.ctx(event, partial.variables)):
                 remaining.append(partial)
                 continue
+            partial.alive = False
             if steps[step].absent:
                 continue  # followed after all: the partial is done, no finding
             partial.events.append(event)
@@ -114,10 +127,11 @@ class SequenceOperator(Operator):
             if partial.next_step == len(steps):
                 self._emit(partial, event["time"], [], "final")
             else:
-                partial.deadline = min(
-                    partial.deadline,
-                    self._deadline(partial.variables, partial.start, partial.next_step),
-                )
+                partial.alive = True
+                deadline = self._deadline(partial.variables, partial.start, partial.next_step)
+                if deadline < partial.deadline:
+                    partial.deadline = deadline
+                    self._track(partial)
                 remaining.append(partial)
         if remaining:
             self.partials[key] = remaining
@@ -143,29 +157,25 @@ class SequenceOperator(Operator):
 
     def _expire(self, limit: datetime, *, inclusive: bool, final_until: datetime | None) -> None:
         last = self.rule.steps[-1]
-        for key in list(self.partials):
-            keep = []
-            for partial in self.partials[key]:
-                due = partial.deadline <= limit if inclusive else partial.deadline < limit
-                if not due:
-                    keep.append(partial)
-                    continue
-                if last.absent and partial.next_step == len(self.rule.steps) - 1:
-                    types = "/".join(sorted(self.rule.steps[-1].where or {"?": None}))
-                    deadline = partial.deadline.isoformat(timespec="minutes")
-                    negative = [
-                        f"截至{deadline}未找到后续{types}记录 / no following {types} by {deadline}"
-                    ]
-                    status = (
-                        "final"
-                        if final_until is None or partial.deadline <= final_until
-                        else "provisional"
-                    )
-                    self._emit(partial, partial.deadline, negative, status)
-            if keep:
-                self.partials[key] = keep
-            else:
-                del self.partials[key]
+        while self._due:
+            deadline, _, partial = self._due[0]
+            if deadline > limit or (deadline == limit and not inclusive):
+                return
+            heapq.heappop(self._due)
+            if not partial.alive or partial.deadline != deadline:
+                continue  # finished, replaced, or given an earlier deadline since
+            partial.alive = False
+            bucket = self.partials.get(partial.key)
+            if bucket is not None:
+                bucket[:] = [p for p in bucket if p is not partial]
+                if not bucket:
+                    del self.partials[partial.key]
+            if last.absent and partial.next_step == len(self.rule.steps) - 1:
+                types = "/".join(sorted(self.rule.steps[-1].where or {"?": None}))
+                when = partial.deadline.isoformat(timespec="minutes")
+                negative = [f"截至{when}未找到后续{types}记录 / no following {types} by {when}"]
+                final = final_until is None or partial.deadline <= final_until
+                self._emit(partial, partial.deadline, negative, "final" if final else "provisional")
 
     def on_watermark(self, wm: datetime) -> None:
         self._expire(wm, inclusive=False, final_until=None)

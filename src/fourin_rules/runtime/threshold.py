@@ -8,6 +8,7 @@ window, so that "no visit at all" can be a finding.
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from fourin_rules.runtime.processor import Processor
 
 ROSTER_KIND = {"groups": "group", "cadres": "cadre"}
+EVICT_EVERY = timedelta(hours=6)
 
 
 def _streak(values: list[Any]) -> int:
@@ -92,6 +94,8 @@ class ThresholdOperator(Operator):
         self.sliding: dict[tuple[str, str], deque[_Entry]] = {}
         self.last_fired: dict[tuple[str, str], datetime] = {}
         self.next_start: datetime | None = None  # rosters: the next window to judge
+        self._ends: list[tuple[datetime, Key]] = []  # bucket ends, so deciding skips open ones
+        self._evicted_at: datetime | None = None
         tz = self.env.calendar.tz
         self.epoch = datetime(1970, 1, 5, tzinfo=tz)  # a Monday: hopping windows align on it
 
@@ -136,7 +140,12 @@ class ThresholdOperator(Operator):
             for start, end in self.windows_of(event["time"]):
                 if self.next_start is not None and start < self.next_start:
                     continue  # a roster window before the data, or already judged
-                self.buckets.setdefault((start, end, subject, kind), []).append(entry)
+                key = (start, end, subject, kind)
+                bucket = self.buckets.get(key)
+                if bucket is None:
+                    bucket = self.buckets[key] = []
+                    heapq.heappush(self._ends, (end, key))
+                bucket.append(entry)
 
     # -- decisions ---------------------------------------------------------------------------------
     def _values(self, entries: list[_Entry]) -> dict[str, Any]:
@@ -235,11 +244,18 @@ class ThresholdOperator(Operator):
                 self._judge_roster_window(start, end, "final")
                 self.next_start = self._step(start, end)
             return
-        for key in sorted(k for k in self.buckets if k[1] <= wm):
-            self._check(key, self.buckets.pop(key), "final")
+        due = []
+        while self._ends and self._ends[0][0] <= wm:
+            due.append(heapq.heappop(self._ends)[1])
+        for key in sorted(due):
+            if key in self.buckets:
+                self._check(key, self.buckets.pop(key), "final")
 
     def _evict(self, wm: datetime) -> None:
         assert self.rule.sliding is not None
+        if self._evicted_at is not None and wm - self._evicted_at < EVICT_EVERY:
+            return  # a scan of every window now and then keeps memory bounded
+        self._evicted_at = wm
         floor = wm - self.rule.sliding
         for key in [k for k, w in self.sliding.items() if not w or w[-1].time <= floor]:
             del self.sliding[key]

@@ -180,7 +180,10 @@ def run(
     elif fmt == "csv":
         sys.stdout.write(findings_to_csv(findings))
     if fmt == "table":
-        print_summary(findings, out)
+        names = {c.cadre_id: c.name for c in engine.reference.cadres}
+        names.update({g.group_id: g.name for g in engine.reference.groups})
+        names.update({u.unit_id: u.name for u in engine.reference.units})
+        print_summary(findings, out, names)
     s = result.stats
     err.print(
         f"events read {s.read}: valid {s.valid}, duplicate {s.duplicate}, conflict {s.conflict}, "

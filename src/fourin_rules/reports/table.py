@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -17,7 +17,7 @@ SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低", "info": "提示"}
 def summary_table(findings: Sequence[Finding]) -> Table:
     """Counts by clause (rows) and severity (columns)."""
     table = Table(title=f"问题线索汇总 Findings by clause ({len(findings)})")
-    table.add_column("条款 Clause")
+    table.add_column("条款 Clause", no_wrap=True)
     for sev in SEVERITIES:
         table.add_column(f"{SEVERITY_ZH[sev]} {sev}", justify="right")
     table.add_column("需复核 review", justify="right")
@@ -32,8 +32,10 @@ def summary_table(findings: Sequence[Finding]) -> Table:
     return table
 
 
-def top_subjects(findings: Sequence[Finding], limit: int = 10) -> Table:
-    """The subjects with most findings, high first."""
+def top_subjects(
+    findings: Sequence[Finding], limit: int = 10, names: Mapping[str, str] | None = None
+) -> Table:
+    """The subjects with most findings, high first (with names, when given)."""
     table = Table(title="线索最多的对象 Top subjects")
     for col in ("对象 Subject", "合计 Total", "高 High", "规则 Rules"):
         table.add_column(col)
@@ -46,13 +48,19 @@ def top_subjects(findings: Sequence[Finding], limit: int = 10) -> Table:
         rules.setdefault(f"{f.subject.kind}:{f.subject.id}", set()).add(f.rule_id)
     ranked = sorted(totals, key=lambda s: (-highs[s], -totals[s], s))[:limit]
     for s in ranked:
-        table.add_row(s, str(totals[s]), str(highs[s]), ", ".join(sorted(rules[s])))
+        name = (names or {}).get(s.split(":", 1)[1])
+        label = f"{name}({s.split(':', 1)[1]})" if name else s
+        table.add_row(label, str(totals[s]), str(highs[s]), ", ".join(sorted(rules[s])))
     return table
 
 
-def print_summary(findings: Sequence[Finding], console: Console | None = None) -> None:
-    """Print the clause summary and the top subjects."""
+def print_summary(
+    findings: Sequence[Finding],
+    console: Console | None = None,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Print the clause summary and the top subjects (``names``: subject id -> name)."""
     console = console or Console()
     console.print(summary_table(findings))
     if findings:
-        console.print(top_subjects(findings))
+        console.print(top_subjects(findings, names=names))

@@ -233,6 +233,38 @@ class _Compiler(StatefulKinds):
             return None
         return plan
 
+    def when_predicate(
+        self,
+        rule: Rule,
+        loc: tuple[Any, ...],
+        params: Mapping[str, Any],
+        type_name: str,
+        fields: Mapping[str, str],
+    ) -> tuple[int, Scope, dict[str, str]] | None:
+        """Compile ``rule.when`` over one event type, with the rule's ``let`` and ``for_each``;
+        returns the predicate id and the scope (with those variables) for what follows."""
+        for_each = None
+        if rule.for_each:
+            for_each = (rule.for_each.var, rule.for_each.in_, (*loc, "for_each", "in"))
+        lets = [(name, text, (*loc, "let", name)) for name, text in rule.let.items()]
+        pid = self.predicate(
+            type_name,
+            rule.when,
+            (*loc, "when"),
+            params,
+            lets=lets,
+            for_each=for_each,
+            label=f"{rule.id} on {type_name}",
+            fields_override=fields,
+        )
+        if pid is None:
+            return None
+        p = self.predicates[pid]
+        variables = {n: e.type for n, e in p.lets}
+        if p.for_each:
+            variables[p.for_each[0]] = T.element_type(p.for_each[1].type)
+        return pid, self.scope(fields, variables, params), variables
+
     def _subject_kind(
         self, rule: Rule, scope: Scope, loc: tuple[Any, ...], params: Mapping[str, Any]
     ) -> Node | None:
@@ -295,30 +327,11 @@ class _Compiler(StatefulKinds):
         kind_expr = None
         fields = self.union_fields(rule.on)
         for type_name in self.check_types(rule.on, (*loc, "on")):
-            for_each = None
-            variables: dict[str, str] = {}
-            if rule.for_each:
-                for_each = (rule.for_each.var, rule.for_each.in_, (*loc, "for_each", "in"))
-            lets = [(name, text, (*loc, "let", name)) for name, text in rule.let.items()]
-            pid = self.predicate(
-                type_name,
-                rule.when,
-                (*loc, "when"),
-                params,
-                variables,
-                lets,
-                for_each,
-                label=f"{rule.id} on {type_name}",
-                fields_override=fields,
-            )
-            if pid is None:
+            compiled = self.when_predicate(rule, loc, params, type_name, fields)
+            if compiled is None:
                 continue
+            pid, scope, variables = compiled
             preds.append(pid)
-            p = self.predicates[pid]
-            variables = {n: e.type for n, e in p.lets}
-            if p.for_each:
-                variables[p.for_each[0]] = T.element_type(p.for_each[1].type)
-            scope = self.scope(fields, variables, params)
             subject = self.expr(
                 rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
             )

@@ -198,28 +198,11 @@ class StatefulKinds:
         value_types: dict[str, str] = {}
         fields = self.union_fields(rule.on)
         for type_name in self.check_types(rule.on, (*loc, "on")):
-            lets = [(name, text, (*loc, "let", name)) for name, text in rule.let.items()]
-            for_each = None
-            if rule.for_each:
-                for_each = (rule.for_each.var, rule.for_each.in_, (*loc, "for_each", "in"))
-            pid = self.predicate(
-                type_name,
-                rule.when,
-                (*loc, "when"),
-                params,
-                lets=lets,
-                for_each=for_each,
-                label=f"{rule.id} on {type_name}",
-                fields_override=fields,
-            )
-            if pid is None:
+            compiled = self.when_predicate(rule, loc, params, type_name, fields)
+            if compiled is None:
                 continue
+            pid, scope, _ = compiled
             preds.append(pid)
-            p = self.predicates[pid]
-            variables = {n: e.type for n, e in p.lets}
-            if p.for_each:
-                variables[p.for_each[0]] = T.element_type(p.for_each[1].type)
-            scope = self.scope(fields, variables, params)
             subject = self.expr(
                 rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
             )

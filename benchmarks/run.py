@@ -122,7 +122,8 @@ def streaming(args: argparse.Namespace) -> None:
 
     cadres = max(10, round(args.events / EVENTS_PER_CADRE_YEAR))
     engine = Engine(None, stream.reference(cadres, args.seed), backend=args.backend)
-    session = engine.session(lateness=args.lateness)
+    session = engine.session(lateness=args.lateness, keep_findings=False)
+    print(f"engine ready: RSS {rss_mb():,.0f} MB")
     marks = {1_000_000, 5_000_000, 10_000_000, args.events}
     findings = 0
     start = time.perf_counter()

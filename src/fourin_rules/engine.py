@@ -31,6 +31,8 @@ from fourin_rules.timeutil import parse_duration, parse_timestamp
 DEFAULT_LATENESS = timedelta(days=1)
 ADVANCE_STEP = timedelta(minutes=10)  # a streaming watermark moves at least this far at a time
 ADVANCE_BATCH = 2000  # ... or when this many events wait
+FORGET_AFTER = timedelta(days=2)  # event identities kept this long behind the watermark
+FORGET_EVERY = timedelta(hours=6)
 
 
 def get_backend(name: str) -> Backend:
@@ -114,15 +116,20 @@ class Engine:
         watermark: Literal["auto", "manual"] = "auto",
         lateness: timedelta | str | None = None,
         since: datetime | str | None = None,
+        keep_findings: bool = True,
     ) -> Session:
         """A streaming session. With ``watermark="auto"`` the watermark trails the newest event
-        by ``lateness``; with ``"manual"`` it moves only by :meth:`Session.advance_to`."""
+        by ``lateness``; with ``"manual"`` it moves only by :meth:`Session.advance_to`. A
+        long-running session should pass ``keep_findings=False``: findings are then only returned
+        by ``push``/``advance_to``/``close``, not kept for :meth:`Session.result`."""
         lag = (
             self.lateness
             if lateness is None
             else (parse_duration(lateness) if isinstance(lateness, str) else lateness)
         )
-        return Session(self, auto=watermark == "auto", lateness=lag, since=since)
+        return Session(
+            self, auto=watermark == "auto", lateness=lag, since=since, keep=keep_findings
+        )
 
     def run(
         self,
@@ -160,7 +167,13 @@ class Session:
     """Events one at a time (or in batches); findings as soon as they are decided."""
 
     def __init__(
-        self, engine: Engine, *, auto: bool, lateness: timedelta, since: datetime | str | None
+        self,
+        engine: Engine,
+        *,
+        auto: bool,
+        lateness: timedelta,
+        since: datetime | str | None,
+        keep: bool = True,
     ) -> None:
         self.engine = engine
         self.auto = auto
@@ -172,6 +185,8 @@ class Session:
         )
         self.processor = Processor(engine.plan, engine.env, matcher, since=start)
         self.findings: list[Finding] = []
+        self.keep = keep
+        self._forgot_at: datetime | None = None
         self._years: set[int] = set()
         self.closed = False
         self.horizon: datetime | None = None
@@ -240,7 +255,14 @@ class Session:
 
     def _drain(self) -> list[Finding]:
         new = sort_findings(self.processor.drain())
-        self.findings.extend(new)
+        if self.keep:
+            self.findings.extend(new)
+        wm = self.processor.watermark
+        if wm is not None and (self._forgot_at is None or wm - self._forgot_at >= FORGET_EVERY):
+            # Identities of events the watermark passed long ago are no longer needed for
+            # dedupe: such an event sent again is late.
+            self._forgot_at = wm
+            self.ingestor.ledger.forget_before(wm - FORGET_AFTER)
         return new
 
     @property

@@ -8,8 +8,11 @@ quarantined (counted as ``conflict``, not as ``quarantined``).
 from __future__ import annotations
 
 import hashlib
+import heapq
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +63,15 @@ class QuarantineRecord:
 def event_digest(event: dict[str, Any]) -> bytes:
     """A stable hash of a validated event's content (key order does not matter)."""
     # Datetimes serialise as ISO-8601 with offset; they are all in one zone after validation.
-    blob = orjson.dumps(event, option=_HASH_OPTIONS, default=repr)
+    try:
+        blob = orjson.dumps(event, option=_HASH_OPTIONS, default=repr)
+    except TypeError:  # an int beyond 64 bits (pushed from Python): the slow, general way
+        blob = json.dumps(event, sort_keys=True, default=_plain, ensure_ascii=False).encode()
     return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else repr(value)
 
 
 @dataclass(slots=True)
@@ -80,6 +90,19 @@ class Ledger:
     late: list[QuarantineRecord] = field(default_factory=list)
     _seen: dict[tuple[str, str], _Seen] = field(default_factory=dict, repr=False)
     _late_keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _by_time: list[tuple[Any, tuple[str, str]]] = field(default_factory=list, repr=False)
+
+    def forget_before(self, t: Any) -> int:
+        """Forget the identity of events older than ``t`` (a streaming session's memory stays
+        bounded). An old event sent again is then not a duplicate but late: the engine has
+        passed its time. Returns how many were forgotten."""
+        n = 0
+        while self._by_time and self._by_time[0][0] < t:
+            _, key = heapq.heappop(self._by_time)
+            if self._seen.pop(key, None) is not None:
+                n += 1
+            self._late_keys.discard(key)
+        return n
 
     def reject(self, file: str, line: int, field_name: str | None, reason: str, raw: str) -> None:
         """Count a row that could not be read or validated, and quarantine it."""
@@ -98,6 +121,7 @@ class Ledger:
         seen = self._seen.get(key)
         if seen is None:
             self._seen[key] = _Seen(digest, file, line)
+            heapq.heappush(self._by_time, (event["time"], key))
             self.stats.valid += 1
             return True
         if seen.digest == digest:
@@ -105,7 +129,8 @@ class Ledger:
             return False
         self.stats.conflict += 1
         reason = (
-            f"conflict: ({key[0]}, {key[1]}) seen at {seen.file}:{seen.line} with different content"
+            f"conflict: ({_show(key[0])}, {_show(key[1])}) seen at {seen.file}:{seen.line} "
+            "with different content"
         )
         text = raw if raw is not None else _to_text(event)
         self.quarantine.append(QuarantineRecord(file, line, "id", reason, text))
@@ -131,8 +156,17 @@ class Ledger:
         self.late.append(QuarantineRecord(file, line, "time", why, _to_text(record)))
 
 
+def _show(text: str) -> str:
+    """An id as it reads, quoted and escaped when it holds unprintable characters (a NUL, a line
+    break, a direction override) that would garble the reason or hide what it says."""
+    return text if text.isprintable() else repr(text)
+
+
 def _to_text(data: Any) -> str:
-    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    except TypeError:  # an int beyond 64 bits
+        return json.dumps(data, default=_plain, ensure_ascii=False)
 
 
 def write_quarantine(path: str | Path, records: Iterable[QuarantineRecord]) -> None:

@@ -178,7 +178,7 @@ def test_table_format_prints_a_summary(runner: CliRunner) -> None:
     result = _run(runner, env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "不准公款娱乐" in result.stdout
-    assert "cadre:K01" in result.stdout
+    assert "张伟(K01)" in result.stdout  # subjects by name and id
 
 
 def test_fail_on_high_exits_1(runner: CliRunner) -> None:

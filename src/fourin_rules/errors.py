@@ -37,6 +37,7 @@ ERROR_CODES: dict[str, str] = {
     "reference-schema": "reference data has a missing, unknown or wrong-typed field",
     "reference-missing": "a reference file or section could not be read",
     "input-file": "an events file cannot be opened or its format is unknown",
+    "include-outside": "a pack names a file outside its own folder (absolute, '..' or a symlink)",
     "backend-limit": "the backend cannot run the plan within its limits",
 }
 

@@ -84,7 +84,10 @@ def parse_timestamp(value: str | datetime | date, tz: ZoneInfo) -> datetime:
         return datetime.combine(value, time(), tzinfo=tz)
     elif isinstance(value, str):
         try:
-            # Python 3.11 accepts "Z", offsets, a space separator and a bare date here.
+            # Python 3.11 accepts "Z", offsets, a space separator and a bare date here; it also
+            # accepts a trailing NUL (C string handling), which is not a timestamp.
+            if "\x00" in value:
+                raise ValueError
             dt = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None

@@ -31,6 +31,13 @@ __all__ = ["NULL_TEXT", "Slot", "Template", "compile_template"]
 NULL_TEXT = "—"
 
 _DIRECTIVE = re.compile(r"%[-_0^#]?[A-Za-z%]")
+#: Widest width or precision a format spec may ask for: ``{amount_cny:999999999}`` would build
+#: a string of a billion characters for every message (and once more when the pack loads).
+MAX_FORMAT_WIDTH = 1000
+_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d*))?[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,17 @@ def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
 # ------------------------------------------------------------------------------- parse
 
 
+def _too_wide(node: Node, spec: str) -> bool:
+    """True when ``spec`` is a Python format spec with a width or precision over the limit."""
+    if node.type in (TIME, DATE):
+        return False  # strftime text: directive by directive, no widths
+    match = _SPEC.fullmatch(spec)
+    if match is None:
+        return False
+    numbers = (match.group("width"), match.group("precision"))
+    return any(n and int(n) > MAX_FORMAT_WIDTH for n in numbers)
+
+
 def _check_spec(node: Node, spec: str) -> bool:
     t = node.type
     samples: tuple[Any, ...]
@@ -262,6 +280,10 @@ def compile_template(text: str, scope: Scope, span: Span | None = None) -> Templ
                     "empty '{}' in template (write '{{' for a brace)", where.shifted(0, 0)
                 )
             node = compile_expr(expr, scope, where)
+            if spec is not None and _too_wide(node, spec):
+                raise r.error(
+                    f"format '{spec}' asks for more than {MAX_FORMAT_WIDTH} characters", where
+                )
             if spec is not None and not _check_spec(node, spec):
                 raise r.error(f"format '{spec}' does not fit a {node.type} value", where)
             if buf:

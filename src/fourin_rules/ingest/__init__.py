@@ -127,5 +127,8 @@ def read_events(
 def _text(data: Any) -> str:
     try:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
-    except TypeError:
-        return repr(data)
+    except TypeError:  # not JSON (or nested past orjson's limit)
+        try:
+            return repr(data)
+        except RecursionError:
+            return f"<a {type(data).__name__} nested too deeply to show>"

@@ -29,6 +29,7 @@ _NON_FINITE = re.compile(rb"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 _BOM = b"\xef\xbb\xbf"
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +144,19 @@ class _Lines:
 def _iter_csv(
     file: str, handle: IO[bytes], models: Mapping[str, type[BaseEvent]]
 ) -> Iterator[RawRow]:
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
+    # Undecodable bytes become lone surrogates (surrogateescape) so that one bad byte costs its
+    # own row, not the rest of the file: the decoder reads ahead in blocks, so a strict decoder
+    # would fail on a bad byte far below the row being read.
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
     lines = _Lines(text)
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         raise FourinError("input-file", f"cannot read the CSV header of {file}: {exc}") from None
-    lines.take()
+    bad = _bad_utf8(lines.take())
+    if bad:
+        raise FourinError("input-file", f"cannot read the CSV header of {file}: {bad}")
     if header is None:
         return
     header = [h.strip() for h in header]
@@ -161,19 +167,33 @@ def _iter_csv(
             cells = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError as exc:
-            # The decoder cannot resynchronise within this file: report the row and stop.
-            yield RawRow(file, start, None, f"not UTF-8 text: {exc.reason}", None, lines.take())
-            return
         except csv.Error as exc:
             end = reader.line_num
-            yield RawRow(file, start, None, f"invalid CSV: {exc}", None, lines.take())
+            yield RawRow(file, start, None, f"invalid CSV: {exc}", None, _readable(lines.take()))
             continue
         end = reader.line_num
         raw = lines.take()
+        bad = _bad_utf8(raw)
+        if bad:
+            yield RawRow(file, start, None, bad, None, _readable(raw))
+            continue
         if not any(c.strip() for c in cells):
             continue
         yield _csv_row(file, start, header, cells, raw, models)
+
+
+def _bad_utf8(text: str) -> str | None:
+    """Why ``text`` (decoded with surrogateescape) is not UTF-8, or None when it is."""
+    found = _ESCAPED.search(text)
+    if found is None:
+        return None
+    byte = ord(found.group()) - 0xDC00
+    return f"not UTF-8 text: byte 0x{byte:02x} at character {found.start() + 1} of the row"
+
+
+def _readable(text: str) -> str:
+    """The row's text with undecodable bytes shown as U+FFFD (safe to print and to encode)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r\n")
 
 
 def _csv_row(

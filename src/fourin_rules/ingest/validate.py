@@ -20,6 +20,9 @@ from fourin_rules.timeutil import get_tz
 __all__ = ["EventValidator", "Rejection"]
 
 _REQUIRED = ("id", "time")
+#: How deeply a field's value may nest lists and objects. JSON allows far more (orjson reads
+#: 1,024 levels) than the engine can hash or hand to a backend (orjson writes 254).
+MAX_NESTING = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,31 @@ class EventValidator:
         for name in _REQUIRED:
             if data.get(name) is None:
                 return Rejection(name, f"missing required field {name!r}")
+        for name, value in data.items():
+            if type(value) in _NESTED and _deeper_than(value, MAX_NESTING):
+                reason = f"field {name!r} nests lists or objects deeper than {MAX_NESTING} levels"
+                return Rejection(str(name), reason)
         try:
             event = model.model_validate(data, context=self._context)
         except ValidationError as exc:
             return _rejection(exc)
         return event.model_dump()
+
+
+_NESTED = (list, dict)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists/dicts more than ``limit`` levels (itself is level 1)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, list | dict):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _rejection(exc: ValidationError) -> Rejection:

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fourin_rules.errors import ErrorCollector, FourinError, Span, suggest
+from fourin_rules.errors import ErrorCollector, FourinError, FourinErrors, Span, suggest
 from fourin_rules.model.clauses import CLAUSES
 from fourin_rules.packs.schema import OverrideFile, PackFile, PackTest, Rule
-from fourin_rules.packs.yamlpos import Marks, load_yaml
+from fourin_rules.packs.yamlpos import MAX_FILE_BYTES, Marks, load_yaml
 
 PACK_SUFFIXES = (".yaml", ".yml")
 
@@ -153,12 +153,21 @@ def read_yaml_file(path: str | Path) -> tuple[Any, Marks]:
     """Read and parse a YAML file; a missing file is a located error."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # Read no more than the limit: a huge file (or a link to an endless device) is refused
+        # without being read into memory.
+        with p.open("rb") as handle:
+            blob = handle.read(MAX_FILE_BYTES + 1)
+        if len(blob) > MAX_FILE_BYTES:
+            raise FourinError(
+                "yaml-too-complex", f"file is larger than {MAX_FILE_BYTES} bytes", Span(str(p), 1)
+            )
+        text = blob.decode("utf-8")
     except FileNotFoundError:
         raise FourinError("input-file", f"no such pack file: {p}", Span(str(p), 1)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FourinError("input-file", f"cannot read {p}: {exc}", Span(str(p), 1)) from None
-    return load_yaml(text, str(p))
+    # As text mode would: universal newlines.
+    return load_yaml(text.replace("\r\n", "\n").replace("\r", "\n"), str(p))
 
 
 def parse_pack(data: Any, marks: Marks) -> PackFile:
@@ -333,8 +342,8 @@ def load_packs(
         except FourinError as exc:
             errors.add(exc)
             continue
-        except Exception as exc:  # FourinErrors
-            errors.extend(getattr(exc, "errors", []))
+        except FourinErrors as exc:  # anything else is a bug: it must not vanish a file silently
+            errors.extend(exc.errors)
             continue
         if isinstance(loaded, Pack):
             if loaded.id in packs:
@@ -355,8 +364,8 @@ def load_packs(
             apply_override(packs, override, path, marks)
         except FourinError as exc:
             errors.add(exc)
-        except Exception as exc:
-            errors.extend(getattr(exc, "errors", []))
+        except FourinErrors as exc:
+            errors.extend(exc.errors)
     _check_rule_ids_unique(packs.values(), errors)
     if params:
         _apply_cli_params(packs, params, errors)

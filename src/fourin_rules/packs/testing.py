@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from fourin_rules.errors import FourinError
@@ -85,9 +85,35 @@ def _reference(case: Case) -> Any:
     if set(ref) == {"use"}:
         from fourin_rules.model.reference import load_reference
 
-        base = Path(case.marks.path).parent
-        return load_reference(base / str(ref["use"]))
+        return load_reference(include_path(case, str(ref["use"])))
     return ref
+
+
+def include_path(case: Case, name: str) -> Path:
+    """The file ``name`` that a test includes, relative to the folder of the file holding it.
+
+    Raises:
+        FourinError: ``include-outside`` when ``name`` is absolute or leads out of that folder
+            (through ``..`` or a symbolic link): a shared pack must not read the machine's files.
+    """
+    base = Path(case.marks.path).parent
+    loc = (*case.loc, "reference", "use")
+    hint = "copy the file into the pack's folder (e.g. fixtures/) and name it relative to it"
+    if Path(name).is_absolute() or PureWindowsPath(name).drive or PureWindowsPath(name).root:
+        raise case.marks.error(
+            "include-outside", f"reference file {name!r} is an absolute path", loc, suggestion=hint
+        )
+    root = base.resolve()
+    target = (base / name).resolve()  # follows symbolic links, so a link out is caught too
+    if not target.is_relative_to(root):
+        raise case.marks.error(
+            "include-outside",
+            f"reference file {name!r} is outside the pack's folder {str(root)!r}"
+            f" (it leads to {str(target)!r})",
+            loc,
+            suggestion=hint,
+        )
+    return target
 
 
 def _events(case: Case, tz: Any) -> list[dict[str, Any]]:

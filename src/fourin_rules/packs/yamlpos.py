@@ -3,8 +3,8 @@
 ``load_yaml(text, path)`` returns plain Python data plus a :class:`Marks` side table from a key
 path (``("rules", 0, "when")``) to the :class:`~fourin_rules.errors.Span` of that value, so that
 schema and expression errors can name file, line and column. Aliases and anchors are refused
-outright (they are how "billion laughs" bombs work, and packs have no need of them); nesting depth,
-node count and scalar size are bounded.
+outright (they are how "billion laughs" bombs work, and packs have no need of them), and so are
+tags outside the YAML core schema; nesting depth, node count and scalar size are bounded.
 """
 
 from __future__ import annotations
@@ -115,26 +115,43 @@ def _block_span(path: str, node: yaml.ScalarNode, lines: list[str]) -> Span:
     return Span(path, first[1], first[2], 1, tuple(segments), tuple(value_lines))
 
 
+#: Explicit tags a pack may use (the YAML core schema); any other (``!!python/...``, ``!!binary``,
+#: ``!custom``) is refused rather than left to a constructor.
+CORE_TAGS = frozenset(
+    {"!"}
+    | {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+)
+
+
 def _refuse_anchors(text: str, path: str, marks: Marks) -> None:
-    """Anchors and aliases are found in the event stream, where their own marks are."""
+    """Refuse anchors, aliases, non-core tags and deep nesting in the event stream, where their
+    own marks are, before anything is composed: PyYAML composes nodes recursively, so nesting
+    deeper than Python's recursion limit would otherwise fail there without a place."""
+
+    def refuse(event: yaml.Event, message: str) -> FourinError:
+        mark = event.start_mark
+        length = event.end_mark.column - mark.column if event.end_mark.line == mark.line else 1
+        span = Span(path, mark.line + 1, mark.column + 1, max(1, length))
+        return FourinError("yaml-too-complex", message, span, source_line=marks.source_line(span))
+
+    depth = 0
     try:
         for event in yaml.parse(text, Loader=PackLoader):
-            alias = isinstance(event, yaml.AliasEvent)
-            if alias or getattr(event, "anchor", None):
-                mark = event.start_mark
-                span = Span(
-                    path,
-                    mark.line + 1,
-                    mark.column + 1,
-                    max(1, event.end_mark.column - mark.column),
-                )
-                what = "aliases (*name)" if alias else "anchors (&name)"
-                raise FourinError(
-                    "yaml-too-complex",
-                    f"YAML {what} are not allowed in packs",
-                    span,
-                    source_line=marks.source_line(span),
-                )
+            if isinstance(event, yaml.AliasEvent):
+                raise refuse(event, "YAML aliases (*name) are not allowed in packs")
+            if getattr(event, "anchor", None):
+                raise refuse(event, "YAML anchors (&name) are not allowed in packs")
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in CORE_TAGS:
+                raise refuse(event, f"YAML tag {tag!r} is not allowed in packs")
+            if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
+                raise refuse(event, f"a value longer than {MAX_SCALAR_CHARS} characters")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise refuse(event, f"nesting deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     except yaml.MarkedYAMLError:
         return  # compose reports syntax errors with their place
 
@@ -160,6 +177,10 @@ def load_yaml(text: str, path: str) -> tuple[Any, Marks]:
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
         raise FourinError("yaml-syntax", str(exc), Span(path, 1)) from None
+    except RecursionError:  # pragma: no cover - the pre-scan bounds nesting first
+        raise FourinError(
+            "yaml-too-complex", f"nesting deeper than {MAX_DEPTH} levels", Span(path, 1)
+        ) from None
     if node is None:
         return None, marks
     data = _convert(node, (), marks, path, 0, [0])

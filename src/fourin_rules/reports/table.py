@@ -7,10 +7,18 @@ from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fourin_rules.model.finding import Finding
 
 SEVERITIES = ("high", "medium", "low", "info")
+
+
+def _text(value: object) -> Text:
+    """Data as plain text: never rich markup, and no control characters for the terminal."""
+    return Text("".join(ch if ch.isprintable() else "\ufffd" for ch in str(value)))
+
+
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低", "info": "提示"}
 
 
@@ -28,7 +36,9 @@ def summary_table(findings: Sequence[Finding]) -> Table:
         review[f.clause] += f.needs_review
     for clause in sorted(by_clause):
         counts = by_clause[clause]
-        table.add_row(clause, *(str(counts.get(s, 0)) for s in SEVERITIES), str(review[clause]))
+        table.add_row(
+            _text(clause), *(str(counts.get(s, 0)) for s in SEVERITIES), str(review[clause])
+        )
     return table
 
 
@@ -50,7 +60,9 @@ def top_subjects(
     for s in ranked:
         name = (names or {}).get(s.split(":", 1)[1])
         label = f"{name}({s.split(':', 1)[1]})" if name else s
-        table.add_row(label, str(totals[s]), str(highs[s]), ", ".join(sorted(rules[s])))
+        table.add_row(
+            _text(label), str(totals[s]), str(highs[s]), _text(", ".join(sorted(rules[s])))
+        )
     return table
 
 

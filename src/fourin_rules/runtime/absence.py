@@ -43,14 +43,18 @@ class AbsenceOperator(Operator):
         for subject in subjects_of(event.get(slot.who[event["type"]])):
             self.seen.setdefault((start, subject, slot_index), []).append(event_ref(event))
 
-    def _ensure_start(self) -> bool:
+    def _ensure_start(self, wm: datetime | None = None) -> bool:
+        """Fix the first period to judge: that of ``since``, else of the earliest event, but
+        only once the watermark is past its start (an earlier event may still arrive before)."""
         origin = self.proc.since or self.proc.first_time
         if self.next_start is None and origin is not None:
-            self.next_start = self.period(origin)[0]
+            start = self.period(origin)[0]
+            if wm is None or self.proc.since is not None or wm > start:
+                self.next_start = start
         return self.next_start is not None
 
     def on_watermark(self, wm: datetime) -> None:
-        if not self._ensure_start():
+        if not self._ensure_start(wm):
             return
         while True:
             start, end = self.period(self.next_start)

@@ -135,8 +135,6 @@ class ThresholdOperator(Operator):
             if self.rule.window == "sliding":
                 self._slide((subject, kind), entry)
                 continue
-            if self.rule.roster and self.next_start is None:
-                self.next_start = self._origin()
             for start, end in self.windows_of(event["time"]):
                 if self.next_start is not None and start < self.next_start:
                     continue  # a roster window before the data, or already judged
@@ -214,6 +212,12 @@ class ThresholdOperator(Operator):
             key = (start, end, subject, kind)
             self._check(key, self.buckets.pop(key, []), status)
 
+    def _start_roster(self, origin: datetime) -> None:
+        """Judge rosters from ``origin`` on; windows starting before it cover days without data."""
+        self.next_start = origin
+        for key in [k for k in self.buckets if k[0] < origin]:
+            del self.buckets[key]
+
     def _origin(self) -> datetime | None:
         """The first roster window: the first that starts on or after the first day judged (a
         window reaching back before the data would judge days nobody reported on)."""
@@ -236,7 +240,11 @@ class ThresholdOperator(Operator):
             return
         if self.rule.roster:
             if self.next_start is None:
-                self.next_start = self._origin()
+                origin = self._origin()
+                # Fixed once the watermark is past it: an earlier event may still arrive before.
+                if origin is None or (self.proc.since is None and wm <= origin):
+                    return
+                self._start_roster(origin)
             while self.next_start is not None:
                 start, end = self._next_window(self.next_start)
                 if end > wm:
@@ -264,8 +272,8 @@ class ThresholdOperator(Operator):
 
     def finish(self, horizon: datetime) -> None:
         if self.rule.roster:
-            if self.next_start is None:
-                self.next_start = self._origin()
+            if self.next_start is None and (origin := self._origin()) is not None:
+                self._start_roster(origin)
             while self.next_start is not None:
                 start, end = self._next_window(self.next_start)
                 if end > horizon:

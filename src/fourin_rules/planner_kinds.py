@@ -14,7 +14,7 @@ from fourin_rules.packs.schema import Rule
 from fourin_rules.plan import RulePlan, SlotPlan, StepPlan
 from fourin_rules.timeutil import parse_duration
 
-AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "streak")
+AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "streak", "run_span")
 
 
 def _split_aggregate(text: str) -> tuple[str, str]:

@@ -67,6 +67,22 @@ def aggregate(name: str, values: list[Any]) -> Any:
     raise ValueError(name)  # pragma: no cover - the plan checks aggregate names
 
 
+def _longest_run(entries: list[_Entry], i: int) -> tuple[float, list[_Entry]]:
+    """Minutes from the first to the last event of the longest run of consecutive events (in
+    time order) whose value ``i`` holds, and that run."""
+    best: tuple[float, list[_Entry]] = (0.0, [])
+    run: list[_Entry] = []
+    for entry in entries:
+        if entry.inputs[i]:
+            run.append(entry)
+            minutes = (run[-1].time - run[0].time).total_seconds() / 60
+            if minutes > best[0] or not best[1]:
+                best = (minutes, list(run))
+        else:
+            run = []
+    return best
+
+
 @dataclass
 class _Entry:
     time: datetime
@@ -146,15 +162,23 @@ class ThresholdOperator(Operator):
                 bucket.append(entry)
 
     # -- decisions ---------------------------------------------------------------------------------
-    def _values(self, entries: list[_Entry]) -> dict[str, Any]:
-        return {
-            name: aggregate(agg, [e.inputs[i] for e in entries])
-            for i, (name, agg, _) in enumerate(self.rule.values)
-        }
+    def _values(self, entries: list[_Entry]) -> tuple[dict[str, Any], list[_Entry]]:
+        """The aggregates, and the events that make them: all of them, or the run that a
+        ``run_span`` measured."""
+        values: dict[str, Any] = {}
+        focus = entries
+        for i, (name, agg, _) in enumerate(self.rule.values):
+            if agg == "run_span":
+                values[name], run = _longest_run(entries, i)
+                if run:
+                    focus = run
+            else:
+                values[name] = aggregate(agg, [e.inputs[i] for e in entries])
+        return values, focus
 
     def _check(self, key: Key, entries: list[_Entry], status: str) -> bool:
         start, end, subject, kind = key
-        values = self._values(entries)
+        values, entries = self._values(entries)
         variables = {**values, "subject": subject, "window_start": start, "window_end": end}
         if not self.having(self.ctx({}, variables)):
             return False

@@ -240,9 +240,10 @@ class _Compiler(StatefulKinds):
         params: Mapping[str, Any],
         type_name: str,
         fields: Mapping[str, str],
-    ) -> tuple[int, Scope, dict[str, str]] | None:
-        """Compile ``rule.when`` over one event type, with the rule's ``let`` and ``for_each``;
-        returns the predicate id and the scope (with those variables) for what follows."""
+    ) -> tuple[int, Scope, dict[str, str], Node | None, Node | None] | None:
+        """Compile ``rule.when`` over one event type, with the rule's ``let`` and ``for_each``,
+        and the subject (id and kind) in that scope; returns the predicate id, the scope (with
+        those variables) for what follows, the variables, the subject and the kind."""
         for_each = None
         if rule.for_each:
             for_each = (rule.for_each.var, rule.for_each.in_, (*loc, "for_each", "in"))
@@ -263,7 +264,9 @@ class _Compiler(StatefulKinds):
         variables = {n: e.type for n, e in p.lets}
         if p.for_each:
             variables[p.for_each[0]] = T.element_type(p.for_each[1].type)
-        return pid, self.scope(fields, variables, params), variables
+        scope = self.scope(fields, variables, params)
+        subject = self.expr(rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None)
+        return pid, scope, variables, subject, self._subject_kind(rule, scope, loc, params)
 
     def _subject_kind(
         self, rule: Rule, scope: Scope, loc: tuple[Any, ...], params: Mapping[str, Any]
@@ -330,12 +333,8 @@ class _Compiler(StatefulKinds):
             compiled = self.when_predicate(rule, loc, params, type_name, fields)
             if compiled is None:
                 continue
-            pid, scope, variables = compiled
+            pid, _, variables, subject, kind_expr = compiled
             preds.append(pid)
-            subject = self.expr(
-                rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
-            )
-            kind_expr = self._subject_kind(rule, scope, loc, params)
             scope_s = self.scope(fields, {**variables, "subject": T.STR}, params)
             escalations = [
                 (node, esc.to)

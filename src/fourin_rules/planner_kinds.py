@@ -201,12 +201,8 @@ class StatefulKinds:
             compiled = self.when_predicate(rule, loc, params, type_name, fields)
             if compiled is None:
                 continue
-            pid, scope, _ = compiled
+            pid, scope, _, subject, kind_expr = compiled
             preds.append(pid)
-            subject = self.expr(
-                rule.subject.id, scope, (*loc, "subject", "id"), params, expect=None
-            )
-            kind_expr = self._subject_kind(rule, scope, loc, params)
             values = []
             for name, text in rule.values.items():
                 agg, arg = _split_aggregate(str(text))

@@ -134,7 +134,7 @@ class ReferenceIndex:
                 for a in self._assignments
                 if a["start"] <= d and (a["end"] is None or d <= a["end"])
             )
-            if len(self._roster_cache) > 4096:  # a long campaign: keep memory bounded
+            if len(self._roster_cache) > 64:  # a stream runs forward: keep memory bounded
                 self._roster_cache.clear()
             self._roster_cache[d] = cached
         return list(cached)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import resource
 import sys
@@ -25,7 +26,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 import stream
 
-EVENTS_PER_CADRE_YEAR = 855  # what stream.events produces per cadre over 365 days
+EVENTS_PER_CADRE_YEAR = 850  # a little under what stream.events makes per cadre-year
 
 
 def rss_mb() -> float:
@@ -41,7 +42,7 @@ def peak_rss_mb() -> float:
 
 def prepare(n_events: int, workdir: Path, seed: int) -> tuple[Path, Path, int]:
     """Write (or reuse) the reference and an events file of about ``n_events`` lines."""
-    cadres = max(10, round(n_events / EVENTS_PER_CADRE_YEAR))
+    cadres = max(10, math.ceil(n_events / EVENTS_PER_CADRE_YEAR))
     workdir.mkdir(parents=True, exist_ok=True)
     ref = workdir / f"reference-{cadres}-{seed}.json"
     events = workdir / f"events-{n_events}-{seed}.jsonl"
@@ -120,7 +121,7 @@ def batch(args: argparse.Namespace) -> None:
 def streaming(args: argparse.Namespace) -> None:
     from fourin_rules.engine import Engine
 
-    cadres = max(10, round(args.events / EVENTS_PER_CADRE_YEAR))
+    cadres = max(10, math.ceil(args.events / EVENTS_PER_CADRE_YEAR))
     engine = Engine(None, stream.reference(cadres, args.seed), backend=args.backend)
     session = engine.session(lateness=args.lateness, keep_findings=False)
     print(f"engine ready: RSS {rss_mb():,.0f} MB")

@@ -130,6 +130,15 @@ class _Compiler(StatefulKinds):
             self.errors.extend(exc.errors)
         return None
 
+    def messages(
+        self, rule: Rule, scope: Scope, loc: tuple[Any, ...]
+    ) -> tuple[Template | None, Template | None]:
+        """The rule's Chinese and English message templates, compiled in ``scope``."""
+        return (
+            self.template(rule.message.zh, scope, (*loc, "message", "zh")),
+            self.template(rule.message.en, scope, (*loc, "message", "en")),
+        )
+
     def union_fields(self, names: Sequence[str]) -> dict[str, str]:
         """The fields of several event types: a rule over ``[card_txn, reimbursement]`` may name
         a field of either (null on the other); a field typed differently becomes ``any``."""
@@ -348,10 +357,7 @@ class _Compiler(StatefulKinds):
                 if (node := self.expr(text, scope_s, (*loc, "facts", name), params, expect=None))
                 is not None
             ]
-            templates = (
-                self.template(rule.message.zh, scope_s, (*loc, "message", "zh")),
-                self.template(rule.message.en, scope_s, (*loc, "message", "en")),
-            )
+            templates = self.messages(rule, scope_s, loc)
         if None in templates or subject is None:
             return None
         return RulePlan(

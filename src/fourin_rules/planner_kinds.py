@@ -115,10 +115,7 @@ class StatefulKinds:
             "missing_en": T.STR,
         }
         scope = self.scope({}, variables, params)
-        templates = (
-            self.template(rule.message.zh, scope, (*loc, "message", "zh")),
-            self.template(rule.message.en, scope, (*loc, "message", "en")),
-        )
+        templates = self.messages(rule, scope, loc)
         if None in templates:
             return None
         rep = rule.escalate_repeats
@@ -243,10 +240,7 @@ class StatefulKinds:
         )
         tvars = {**variables, "subject": T.STR, "window_start": T.TIME, "window_end": T.TIME}
         scope = self.scope({}, tvars, params)
-        templates = (
-            self.template(rule.message.zh, scope, (*loc, "message", "zh")),
-            self.template(rule.message.en, scope, (*loc, "message", "en")),
-        )
+        templates = self.messages(rule, scope, loc)
         if None in templates or having is None or subject is None:
             return None
         return RulePlan(
@@ -351,10 +345,7 @@ class StatefulKinds:
             params,
             expect=None,
         )
-        templates = (
-            self.template(rule.message.zh, scope, (*loc, "message", "zh")),
-            self.template(rule.message.en, scope, (*loc, "message", "en")),
-        )
+        templates = self.messages(rule, scope, loc)
         if None in templates or subject is None:
             return None
         return RulePlan(

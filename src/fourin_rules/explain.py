@@ -13,6 +13,7 @@ from typing import Any
 from fourin_rules.backends.bindings import BoundPredicate
 from fourin_rules.expr import BoolOp, EvalContext, compile_predicate, to_source
 from fourin_rules.expr.nodes import Node
+from fourin_rules.findings import json_ready
 from fourin_rules.plan import Plan
 
 
@@ -20,16 +21,6 @@ def _conjuncts(node: Node) -> list[Node]:
     if isinstance(node, BoolOp) and node.op == "and":
         return [part for value in node.values for part in _conjuncts(value)]
     return [node]
-
-
-def _json_ready(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json_ready(v) for k, v in value.items()}
-    return value
 
 
 def explain(
@@ -62,7 +53,7 @@ def explain(
                     {
                         "event": {"type": event["type"], "id": event["id"]},
                         "predicate": pred.label,
-                        "variables": _json_ready(variables),
+                        "variables": json_ready(variables),
                         "conditions": conditions,
                         "held": all(c["held"] for c in conditions),
                     }
@@ -70,7 +61,7 @@ def explain(
     return {
         "finding": dict(finding),
         "rule": {**rule.to_json(), "conditions": [p.to_json() for p in predicates]},
-        "evidence_events": [_json_ready(dict(e)) for e in found],
+        "evidence_events": [json_ready(dict(e)) for e in found],
         "missing_evidence": sorted(
             f"{t}:{i}" for t, i in wanted - {(e["type"], e["id"]) for e in found}
         ),

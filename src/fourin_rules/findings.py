@@ -49,15 +49,16 @@ def event_ref(event: Mapping[str, Any]) -> tuple[str, str]:
     return (event["type"], event["id"])
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """``value`` with times and dates as ISO text, tuples as lists, mappings as dicts."""
     if isinstance(value, datetime):
         return to_iso(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
+        return [json_ready(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
     return value
 
 
@@ -95,9 +96,9 @@ def make_finding(
         "message": {"zh": rule.message[0].render(ctx), "en": rule.message[1].render(ctx)},
         "needs_review": rule.needs_review,
         "status": status,
-        "params": _json_ready(dict(rule.params)),
+        "params": json_ready(dict(rule.params)),
         "tags": list(rule.tags),
-        "facts": _json_ready(dict(facts or {})),
+        "facts": json_ready(dict(facts or {})),
     }
     return Finding.model_validate(data)
 

@@ -1,0 +1,229 @@
+"""A bulk run on the columnar backend: events in DuckDB tables, the plan as SQL, findings out.
+
+The work is split by where it is cheapest:
+
+* DuckDB reads, types, dedupes and tests the events (every predicate of the plan is one SQL
+  query), and decides the rule kinds that aggregate many events (see :mod:`.kinds`);
+* what is left, the hits of rules that need event-ordered state (sequences that are not
+  consecutive, sliding windows that restart after a finding), is replayed through the shared
+  event-time operators of :mod:`fourin_rules.runtime`, fed only with the events that hit.
+
+Both halves build findings with :func:`fourin_rules.findings.make_finding`, so ids, evidence,
+windows and messages are those of the incremental backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fourin_rules.backends.base import Hit, RuleError
+from fourin_rules.backends.sql.schema import table_name
+from fourin_rules.backends.sql.tables import create_tables, insert_events
+from fourin_rules.model.finding import Finding
+from fourin_rules.plan import Plan, RulePlan
+from fourin_rules.runtime.env import RuleEnv
+from fourin_rules.runtime.processor import Processor
+
+Hits = dict[int, list[tuple[int, dict[str, Any]]]]  # predicate id -> [(seq, variables)]
+
+
+def connect(tz: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose local time is the dataset's time zone."""
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET TimeZone = '{tz}'")  # tz is a validated IANA name, never user SQL
+    return con
+
+
+@dataclass
+class Events:
+    """Fetches events (as the ingest's dicts) from the event tables by ``_seq``."""
+
+    con: duckdb.DuckDBPyConnection
+    event_types: Mapping[str, Mapping[str, str]]
+    cache: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def fetch(self, etype: str, seqs: Iterable[int]) -> list[dict[str, Any]]:
+        """The events of one type with these ``_seq``, in ``_seq`` order (cached)."""
+        wanted = sorted(set(seqs))
+        missing = [s for s in wanted if s not in self.cache]
+        if missing:
+            sql = f"{self._select(etype)} WHERE _seq IN (SELECT unnest(?))"
+            self._keep(etype, self.con.execute(sql, [missing]).fetchall())
+        return [self.cache[s] for s in wanted]
+
+    def scan(self, etype: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every event of one type with its ``_seq``, in ``_seq`` order (not cached)."""
+        rows = self.con.execute(f"{self._select(etype)} ORDER BY _seq").fetchall()
+        return self._build(etype, rows)
+
+    def _select(self, etype: str) -> str:
+        names = ", ".join(f'"{c}"' for c in self._columns(etype))
+        return f"SELECT _seq, {names} FROM {table_name(etype)}"
+
+    def _columns(self, etype: str) -> list[str]:
+        return [c for c in self.event_types[etype] if c != "type"]
+
+    def _build(self, etype: str, rows: list[tuple]) -> list[tuple[int, dict[str, Any]]]:
+        cols = self._columns(etype)
+        return [(row[0], {"type": etype, **dict(zip(cols, row[1:], strict=True))}) for row in rows]
+
+    def _keep(self, etype: str, rows: list[tuple]) -> None:
+        for seq, event in self._build(etype, rows):
+            self.cache[seq] = event
+
+
+class _ReplayMatcher:
+    """Hands the processor the hits computed in SQL, looked up by event ``_seq``."""
+
+    name = "sql"
+
+    def __init__(self, by_seq: Mapping[int, list[Hit]], seq_of: Mapping[int, int]) -> None:
+        self.errors: list[RuleError] = []
+        self.by_seq = by_seq
+        self.seq_of = seq_of  # id(event dict) -> seq
+
+    def match(self, events: Sequence[Mapping[str, Any]]) -> list[list[Hit]]:
+        return [self.by_seq.get(self.seq_of.get(id(e), -1), []) for e in events]
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class ColumnarResult:
+    findings: list[Finding]
+    errors: list[RuleError]
+    horizon: datetime | None
+
+
+class ColumnarRun:
+    """One bulk run: load events, evaluate the plan, return findings.
+
+    Args:
+        plan: the compiled packs. env: reference data and calendar. tz: the dataset time zone.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        env: RuleEnv,
+        tz: str,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.plan = plan
+        self.env = env
+        self.tz = tz
+        self.con = con or connect(tz)
+        self.event_types = plan.event_types
+        create_tables(self.con, self.event_types)
+        self.next_seq = 0
+        self.events = Events(self.con, self.event_types)
+        self.errors: list[RuleError] = []
+
+    # -- input --------------------------------------------------------------------------------
+    def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Add validated, deduped event dicts (the ingest's output)."""
+        self.next_seq = insert_events(
+            self.con, events, self.event_types, start_seq=self.next_seq
+        )
+
+    def time_span(self) -> tuple[datetime | None, datetime | None]:
+        """The earliest and newest event time over every table."""
+        parts = " UNION ALL ".join(
+            f"SELECT min(time) AS lo, max(time) AS hi FROM {table_name(t)}"
+            for t in self.event_types
+        )
+        lo, hi = self.con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchone()
+        return lo, hi
+
+    def years(self) -> set[int]:
+        """The local years the events fall in (each must be known to the duty calendar)."""
+        parts = " UNION ".join(
+            f"SELECT DISTINCT year(time) AS y FROM {table_name(t)}" for t in self.event_types
+        )
+        return {row[0] for row in self.con.execute(parts).fetchall()}
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def hits(self) -> Hits:
+        """Every predicate's hits: ``(seq, variables)`` in ``_seq`` order."""
+        from fourin_rules.backends.sql.fallback import python_hits
+
+        hits, errors = python_hits(self.plan, self.env, self.events, self.plan.predicates)
+        self.errors.extend(errors)
+        return hits
+
+    def run(self, *, since: datetime | None = None, until: datetime | None = None) -> ColumnarResult:
+        """Evaluate the plan over the loaded events."""
+        for year in sorted(self.years()):
+            self.env.calendar.is_duty_day(date(year, 1, 1))  # raises calendar-missing-year
+        first, newest = self.time_span()
+        if first is None:
+            return ColumnarResult([], self.errors, until)
+        hits = self.hits()
+        from fourin_rules.backends.sql.kinds import SQL_KINDS
+
+        findings: list[Finding] = []
+        replayed: list[RulePlan] = []
+        for rule in self.plan.rules:
+            kind = SQL_KINDS.get(rule.kind)
+            decider = kind(self, rule) if kind is not None else None
+            if decider is not None and decider.supported():
+                findings.extend(decider.findings(hits, first=first, horizon=until or newest, since=since))
+            else:
+                replayed.append(rule)
+        if replayed:
+            findings.extend(self._replay(replayed, hits, first, newest, since, until))
+        from fourin_rules.findings import sort_findings
+
+        return ColumnarResult(sort_findings(findings), self.errors, until or newest)
+
+    def _replay(
+        self,
+        rules: list[RulePlan],
+        hits: Hits,
+        first: datetime,
+        newest: datetime,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[Finding]:
+        """Run ``rules`` through the shared event-time operators, fed only the events that hit
+        one of their predicates (plus the exemptions they consult)."""
+        wanted: set[int] = set()
+        for rule in rules:
+            wanted.update(rule.predicates)
+            for slot in rule.slots:
+                wanted.update(slot.predicates)
+            for step in rule.steps:
+                wanted.update(step.predicates)
+            for ex in rule.exemptions:
+                wanted.update(ex.predicates)
+        by_seq: dict[int, list[Hit]] = {}
+        for pid in sorted(wanted):
+            for seq, variables in hits.get(pid, ()):
+                by_seq.setdefault(seq, []).append(Hit(pid, variables))
+        for seq_hits in by_seq.values():
+            seq_hits.sort(key=lambda h: h.predicate)
+        seq_of: dict[int, int] = {}
+        events: list[dict[str, Any]] = []
+        by_type: dict[str, list[int]] = {}
+        for seq, seq_hits in by_seq.items():
+            by_type.setdefault(self.plan.predicates[seq_hits[0].predicate].type, []).append(seq)
+        for etype, seqs in by_type.items():
+            for seq, event in zip(sorted(seqs), self.events.fetch(etype, seqs), strict=True):
+                seq_of[id(event)] = seq
+                events.append(event)
+        sub_plan = replace(self.plan, rules=tuple(rules))
+        proc = Processor(sub_plan, self.env, _ReplayMatcher(by_seq, seq_of), since=since)
+        for event in events:
+            proc.add(event)
+        proc.first_time = first if proc.first_time is None else min(first, proc.first_time)
+        proc.max_time = newest
+        proc.finish(until)
+        self.errors.extend(proc.errors)
+        return proc.drain()

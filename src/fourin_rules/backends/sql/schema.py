@@ -1,0 +1,77 @@
+"""The event tables of the columnar backend: one table per event type, typed from the contract.
+
+Every column type is given explicitly (never inferred from the data), so a field that is absent
+from the first rows of a file is still a column, and a value of the wrong type is refused by the
+loader instead of widening the column.
+
+>>> column_type("list[str]").sql("duckdb")
+'TEXT[]'
+>>> table_name("card_txn")
+'ev_card_txn'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+
+from fourin_rules.expr.records import RECORD_SCHEMAS
+from fourin_rules.model.types import element_type, is_list, is_record
+
+#: Bookkeeping columns every event table starts with.
+META_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_seq", "BIGINT"),  # global read order: the first of duplicates stands
+    ("_file", "VARCHAR"),
+    ("_line", "BIGINT"),
+    ("_raw", "VARCHAR"),  # the event's JSON object as read, re-validated for findings
+)
+
+_SCALARS = {
+    "str": "VARCHAR",
+    "number": "DOUBLE",
+    "bool": "BOOLEAN",
+    "time": "TIMESTAMPTZ",
+    "date": "DATE",
+    "any": "JSON",
+    "null": "VARCHAR",
+}
+
+
+def column_type(value_type: str) -> exp.DataType:
+    """The SQL type of a contract value type (``str``, ``list[record:item]`` ...)."""
+    return exp.DataType.build(_type_text(value_type), dialect="duckdb")
+
+
+def _type_text(value_type: str) -> str:
+    if is_list(value_type):
+        return f"{_type_text(element_type(value_type))}[]"
+    if is_record(value_type):
+        fields = RECORD_SCHEMAS[value_type.removeprefix("record:")]
+        inner = ", ".join(f"{name} {_type_text(t)}" for name, t in fields.items())
+        return f"STRUCT({inner})"
+    return _SCALARS[value_type]
+
+
+def table_name(event_type: str) -> str:
+    """The table holding events of ``event_type``."""
+    return f"ev_{event_type}"
+
+
+def table_columns(fields: Mapping[str, str]) -> list[tuple[str, exp.DataType]]:
+    """Meta columns, then the declared fields (``type`` excluded: the table says it)."""
+    cols = [(name, exp.DataType.build(t)) for name, t in META_COLUMNS]
+    cols += [(name, column_type(t)) for name, t in fields.items() if name != "type"]
+    return cols
+
+
+def create_table(event_type: str, fields: Mapping[str, str]) -> exp.Create:
+    """``CREATE TABLE ev_<type> (...)`` as a sqlglot tree."""
+    schema = exp.Schema(
+        this=exp.to_table(table_name(event_type)),
+        expressions=[
+            exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=kind)
+            for name, kind in table_columns(fields)
+        ],
+    )
+    return exp.Create(this=schema, kind="TABLE", replace=True)

@@ -95,7 +95,12 @@ def run(
     quarantine: Annotated[
         Path | None, typer.Option("--quarantine", help="Write refused rows (JSONL) here.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="durable (default) or python.")] = "durable",
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="durable (default), python, or duckdb (columnar: DuckDB runs the plan as SQL)."
+        ),
+    ] = "durable",
     since: Annotated[
         str | None, typer.Option(help="First day to judge absence from (default: first event).")
     ] = None,
@@ -234,7 +239,7 @@ def test_cmd(
     packs: Annotated[
         list[Path] | None, typer.Argument(help="Pack/override files or folders; default: bundled.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="durable (default) or python.")] = "durable",
+    backend: Annotated[str, typer.Option(help="durable (default), python or duckdb.")] = "durable",
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing tests too.")
     ] = False,

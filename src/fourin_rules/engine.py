@@ -35,8 +35,15 @@ FORGET_AFTER = timedelta(days=2)  # event identities kept this long behind the w
 FORGET_EVERY = timedelta(hours=6)
 
 
+BACKENDS = ("durable", "python", "duckdb")
+
+
 def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (``durable`` or ``python``)."""
+    """The backend called ``name`` (``durable``, ``python`` or ``duckdb``)."""
+    if name == "duckdb":
+        from fourin_rules.backends.sql.backend import DuckDBBackend
+
+        return DuckDBBackend()
     if name == "durable":
         from fourin_rules.backends.durable.matcher import DurableBackend
 
@@ -48,7 +55,7 @@ def get_backend(name: str) -> Backend:
     raise FourinError(
         "backend-limit",
         f"unknown backend {name!r}",
-        suggestion=suggest(name, ["durable", "python"]),
+        suggestion=suggest(name, list(BACKENDS)),
     )
 
 
@@ -139,11 +146,49 @@ class Engine:
         since: datetime | str | None = None,
     ) -> RunResult:
         """Evaluate a batch of event dicts (validated and deduped here)."""
+        if getattr(self.backend, "columnar", False):
+            ingestor = Ingestor(self.calendar.tz, self.models)
+            accepted = (ingestor.accept(dict(e)) for e in events)
+            return self._run_columnar(
+                ingestor, (e for e in accepted if e is not None), since, until
+            )
         session = self.session(watermark="manual", since=since)
         for event in events:
             session.push(event)
         session.close(until=until)
         return session.result()
+
+    def _run_columnar(
+        self,
+        ingestor: Ingestor,
+        events: Iterable[dict[str, Any]],
+        since: datetime | str | None,
+        until: datetime | str | None,
+    ) -> RunResult:
+        """A bulk run on the columnar backend (DuckDB): same findings, same accounting."""
+        from fourin_rules.backends.sql.run import ColumnarRun
+
+        run = ColumnarRun(self.plan, self.env, self.reference.timezone)
+        run.add_events(events)
+        out = run.run(since=self._since(since), until=self._until(until))
+        return RunResult(
+            findings=out.findings,
+            stats=ingestor.stats,
+            quarantine=list(ingestor.quarantine),
+            errors=out.errors,
+            horizon=out.horizon,
+        )
+
+    def _since(self, since: datetime | str | date | None) -> datetime | None:
+        if isinstance(since, str | date) and not isinstance(since, datetime):
+            return parse_timestamp(since, self.calendar.tz)
+        return since
+
+    def _until(self, until: datetime | str | None) -> datetime | None:
+        """``until`` as a time; a date means the end of that local day."""
+        if isinstance(until, str) and len(until) == 10:
+            return self.calendar.day_bounds(date.fromisoformat(until))[1]
+        return parse_timestamp(until, self.calendar.tz) if isinstance(until, str) else until
 
     def run_files(
         self,
@@ -154,6 +199,9 @@ class Engine:
         progress: Any = None,
     ) -> RunResult:
         """Evaluate events read from JSONL/CSV files; bad rows are quarantined, never raised."""
+        if getattr(self.backend, "columnar", False):
+            ingestor = Ingestor(self.calendar.tz, self.models)
+            return self._run_columnar(ingestor, ingestor.read_files(paths), since, until)
         session = self.session(watermark="manual", since=since)
         for event in session.ingestor.read_files(paths):
             session._accept(event)
@@ -180,9 +228,7 @@ class Session:
         self.lateness = lateness
         self.ingestor = Ingestor(engine.calendar.tz, engine.models)
         matcher = engine.backend.matcher(engine.plan, engine.env)
-        start = (
-            parse_timestamp(since, engine.calendar.tz) if isinstance(since, str | date) else since
-        )
+        start = engine._since(since)
         self.processor = Processor(engine.plan, engine.env, matcher, since=start)
         self.findings: list[Finding] = []
         self.keep = keep
@@ -243,11 +289,7 @@ class Session:
     def close(self, until: datetime | str | None = None) -> list[Finding]:
         """End of stream: decide everything. Periods ending after ``until`` (default: the newest
         event) are reported as provisional."""
-        horizon = (
-            parse_timestamp(until, self.engine.calendar.tz) if isinstance(until, str) else until
-        )
-        if isinstance(until, str) and len(until) == 10:  # a date: the end of that local day
-            horizon = self.engine.calendar.day_bounds(date.fromisoformat(until))[1]
+        horizon = self.engine._until(until)
         self.processor.finish(horizon)
         self.horizon = horizon or self.processor.max_time
         self.closed = True

@@ -1,5 +1,431 @@
-"""Rule kinds decided in SQL (filled in kind by kind; the rest are replayed)."""
+"""Rule kinds decided in SQL: the queries that aggregate many events.
+
+Each decider builds sqlglot trees over the event tables (``ev_<type>``) and the predicates' hit
+tables (``hit_<pid>``: the ``_seq`` of each event a predicate holds for), runs them in DuckDB,
+and turns the few rows that come back into findings with the same
+:func:`~fourin_rules.findings.make_finding` the incremental operators use. A rule a decider
+cannot take (``supported()`` is false) is replayed through those operators instead.
+"""
 
 from __future__ import annotations
 
-SQL_KINDS: dict[str, type] = {}
+from collections import deque
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from fourin_rules.backends.sql.schema import table_name
+from fourin_rules.expr import EvalContext
+from fourin_rules.findings import make_finding
+from fourin_rules.model.finding import Finding
+from fourin_rules.plan import RulePlan
+from fourin_rules.runtime.base import raise_to
+
+if TYPE_CHECKING:
+    from fourin_rules.backends.sql.run import ColumnarRun, Hits
+
+Ref = tuple[str, str]
+
+_TRUNC = {"day": "day", "duty_day": "day", "week": "week", "calendar_month": "month"}
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def local_day(t: exp.Expression) -> exp.Expression:
+    """The local calendar date of a TIMESTAMPTZ (the session time zone is the dataset's)."""
+    return exp.cast(t, "DATE")
+
+
+def period_start(t: exp.Expression, unit: str) -> exp.Expression:
+    """The local date the period (day, week from Monday, month) holding ``t`` starts on."""
+    day = local_day(t)
+    if _TRUNC[unit] == "day":
+        return day
+    return exp.cast(exp.func("date_trunc", exp.Literal.string(_TRUNC[unit]), day), "DATE")
+
+
+def clock(t: exp.Expression) -> exp.Expression:
+    """Seconds since local midnight."""
+    since_midnight = exp.Sub(
+        this=t, expression=exp.func("date_trunc", exp.Literal.string("day"), t)
+    )
+    return exp.func("epoch", since_midnight)
+
+
+def to_seconds(t: Any) -> float:
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+def seconds(t: Any) -> exp.Literal:
+    return exp.Literal.number(to_seconds(t))
+
+
+def union_all(parts: list[exp.Select]) -> exp.Expression:
+    out: exp.Expression = parts[0]
+    for part in parts[1:]:
+        out = exp.union(out, part, distinct=False)
+    return out
+
+
+def subjects_column(
+    field: str, field_type: str, table: str = "e"
+) -> tuple[exp.Expression, exp.Expression | None]:
+    """The subject ids of an event's ``field``: the value, or each element of a list (as an
+    UNNEST to cross-join), skipping nulls and empty strings like ``subjects_of``."""
+    if field_type.startswith("list["):
+        return col("s", "u"), exp.Unnest(
+            expressions=[col(field, table)],
+            alias=exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("s")]),
+        )
+    return col(field, table), None
+
+
+class SqlKind:
+    """Base of the SQL deciders."""
+
+    def __init__(self, run: ColumnarRun, rule: RulePlan) -> None:
+        self.run = run
+        self.rule = rule
+        self.env = run.env
+        self.params = dict(rule.params)
+        self.lists = {k: tuple(v) for k, v in run.plan.lists.get(rule.pack_id, {}).items()}
+
+    def supported(self) -> bool:
+        return False
+
+    def findings(
+        self, hits: Hits, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        raise NotImplementedError
+
+    def ctx(self, event: Mapping[str, Any], variables: Mapping[str, Any]) -> EvalContext:
+        return EvalContext(
+            event=event, env=self.env, variables=variables, params=self.params, lists=self.lists
+        )
+
+    def exemption_note(self) -> list[str]:
+        return [
+            f"未找到覆盖该时段的{ex.label_zh} / no {ex.label_en} covering it"
+            for ex in self.rule.exemptions
+        ]
+
+    # -- shared SQL pieces ---------------------------------------------------------------------
+    def hit_rows(self, pid: int, who: str | None, extra: list[exp.Expression] = ()) -> exp.Select:
+        """``(subject, _seq, time, end, type, id, *extra)`` of predicate ``pid``'s hits, one row
+        per subject named by the event's ``who`` field."""
+        pred = self.run.plan.predicates[pid]
+        fields = self.run.event_types[pred.type]
+        table = self.run.hit_table(pid)
+        subject, unnest = subjects_column(who, fields[who]) if who else (exp.null(), None)
+        select = (
+            exp.select(
+                subject.as_("subject"),
+                col("_seq", "e"),
+                col("time", "e"),
+                col("end", "e"),
+                exp.Literal.string(pred.type).as_("etype"),
+                col("id", "e"),
+                *extra,
+            )
+            .from_(exp.to_table(table_name(pred.type)).as_("e"))
+            .join(
+                exp.to_table(table).as_("h"),
+                on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+            )
+        )
+        if unnest is not None:
+            select = select.join(unnest, join_type="CROSS")
+        return select.where(
+            exp.and_(
+                exp.Not(this=exp.Is(this=subject, expression=exp.null())),
+                exp.NEQ(this=subject, expression=exp.Literal.string("")),
+            )
+        )
+
+    def exemption_rows(self) -> exp.Expression | None:
+        """``(subject, ex_start, ex_end)`` of every record that can excuse this rule."""
+        parts: list[exp.Select] = []
+        for ex in self.rule.exemptions:
+            for pid in ex.predicates:
+                ptype = self.run.plan.predicates[pid].type
+                rows = self.hit_rows(pid, ex.who[ptype])
+                parts.append(
+                    exp.select(
+                        col("subject"),
+                        col("time").as_("ex_start"),
+                        exp.func("coalesce", col("end"), col("time")).as_("ex_end"),
+                    ).from_(rows.subquery("x"))
+                )
+        return union_all(parts) if parts else None
+
+    @staticmethod
+    def overlaps(start: exp.Expression, end: exp.Expression) -> exp.Expression:
+        """An exemption row ``x`` covers [start, end]: a point is inside, a span overlaps."""
+        point = exp.and_(
+            exp.LTE(this=col("ex_start", "x"), expression=start),
+            exp.LTE(this=start, expression=col("ex_end", "x")),
+        )
+        span = exp.and_(
+            exp.LT(this=col("ex_start", "x"), expression=end),
+            exp.GT(this=col("ex_end", "x"), expression=start),
+        )
+        return exp.If(this=exp.EQ(this=start, expression=end), true=point, false=span)
+
+
+class AbsenceKind(SqlKind):
+    """Absence: roster × periods of the duty calendar, against counted expected events.
+
+    The periods and who is on the roster come from the reference data and calendar (a small
+    table); counting the expected events per period, subject and slot, and looking for an
+    exemption that covers each missing slot, are SQL over the event tables."""
+
+    def supported(self) -> bool:
+        return self.rule.per in _TRUNC
+
+    def _periods(
+        self, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[tuple[int, datetime, datetime, list[date], str]]:
+        cal = self.env.calendar
+        unit = "day" if self.rule.per in ("duty_day", "day") else self.rule.per
+        start = cal.period_bounds(since or first, unit)[0]
+        out = []
+        index = 0
+        while start < horizon:
+            s, e = cal.period_bounds(start, unit)
+            d0, d1 = cal.local_date(s), cal.local_date(e - timedelta(microseconds=1))
+            if self.rule.per == "duty_day":
+                days = cal.duty_days_between(d0, d1)
+            else:
+                days = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
+            if days:
+                out.append((index, s, e, days, "final" if e <= horizon else "provisional"))
+                index += 1
+            start = e
+        return out
+
+    def findings(
+        self, hits: Hits, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        periods = self._periods(first, horizon, since)
+        if not periods:
+            return []
+        assignments = self._load_roster(periods)
+        self.run.create_temp("_seen", self._seen())
+        self.run.create_temp("_counted", self._counted())
+        short = exp.select("*").from_("_counted").where("n < need")
+        ex_rows = self.exemption_rows()
+        if ex_rows is not None:
+            self.run.create_temp("_ex", ex_rows)
+            covered = (
+                exp.select("1")
+                .from_("_ex AS x")
+                .where(
+                    exp.and_(
+                        "x.subject = c.subject",
+                        self.overlaps(exp.column("s_start", "c"), exp.column("s_end", "c")),
+                    )
+                )
+            )
+            short = (
+                exp.select("*")
+                .from_(short.select(*self._slot_span(), append=True).subquery("c"))
+                .where(exp.Not(this=exp.Exists(this=covered)))
+            )
+        query = exp.select("pidx", "subject", "slot").from_(short.subquery("m"))
+        missing = self.run.fetch(query.order_by("pidx", "subject", "slot"))
+        if not missing:
+            return []
+        flagged: dict[tuple[int, str], list[int]] = {}
+        for pidx, subject, slot in missing:
+            flagged.setdefault((pidx, subject), []).append(slot)
+        self.run.create_temp_from(
+            "_flag", {"pidx": "INTEGER", "subject": "VARCHAR"}, [list(k) for k in flagged]
+        )
+        refs: dict[tuple[int, str, int], list[Ref]] = {}
+        query = (
+            exp.select("c.pidx", "c.subject", "c.slot", "c.refs")
+            .from_("_counted AS c")
+            .join("_flag AS f", using=["pidx", "subject"])
+        )
+        for pidx, subject, slot, rlist in self.run.fetch(query):
+            refs[(pidx, subject, slot)] = [(r["t"], r["i"]) for r in rlist or []]
+        return self._assemble(periods, flagged, refs, assignments)
+
+    def _load_roster(
+        self, periods: list[tuple[int, datetime, datetime, list[date], str]]
+    ) -> dict[tuple[int, str], dict[str, Any]]:
+        """``_roster(pidx, pday, subject)``: who should be there in each judged period (the first
+        assignment found in the period stands, as in the incremental operator)."""
+        rows: list[list[Any]] = []
+        assignments: dict[tuple[int, str], dict[str, Any]] = {}
+        for index, start, _end, days, _status in periods:
+            members: dict[str, dict[str, Any]] = {}
+            for d in days:
+                for a in self.env.roster(d):
+                    members.setdefault(a["cadre_id"], a)
+            pday = self.env.calendar.local_date(start)
+            for cadre_id, a in members.items():
+                rows.append([index, pday, cadre_id])
+                assignments[(index, cadre_id)] = a
+        self.run.create_temp_from(
+            "_roster", {"pidx": "INTEGER", "pday": "DATE", "subject": "VARCHAR"}, rows
+        )
+        return assignments
+
+    def _seen(self) -> exp.Expression:
+        """``(pday, subject, slot, etype, id)``: expected events inside their slot's hours."""
+        parts = []
+        for k, slot in enumerate(self.rule.slots):
+            for pid in slot.predicates:
+                ptype = self.run.plan.predicates[pid].type
+                rows = self.hit_rows(pid, slot.who[ptype]).subquery("r")
+                secs = clock(col("time", "r"))
+                cond: exp.Expression = exp.GTE(this=secs, expression=seconds(slot.start))
+                if slot.end is not None:
+                    cond = exp.and_(cond, exp.LT(this=secs, expression=seconds(slot.end)))
+                parts.append(
+                    exp.select(
+                        period_start(col("time", "r"), self.rule.per).as_("pday"),
+                        col("subject", "r"),
+                        exp.Literal.number(k).as_("slot"),
+                        col("etype", "r"),
+                        col("id", "r"),
+                    )
+                    .from_(rows)
+                    .where(cond)
+                )
+        return union_all(parts)
+
+    def _counted(self) -> exp.Select:
+        """Per roster row and slot: how many expected events were seen, and which."""
+        slots = exp.values(
+            [(k, s.min_count) for k, s in enumerate(self.rule.slots)],
+            alias="sl",
+            columns=["slot", "need"],
+        )
+        refs = exp.Filter(
+            this=exp.func(
+                "list",
+                exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=exp.to_identifier("t"), expression=col("etype", "s")),
+                        exp.PropertyEQ(this=exp.to_identifier("i"), expression=col("id", "s")),
+                    ]
+                ),
+            ),
+            expression=exp.Where(
+                this=exp.Not(this=exp.Is(this=col("id", "s"), expression=exp.null()))
+            ),
+        )
+        keys = ["r.pidx", "r.pday", "r.subject", "sl.slot", "sl.need"]
+        return (
+            exp.select(*keys, "count(s.id) AS n", refs.as_("refs"))
+            .from_("_roster AS r")
+            .join(slots, join_type="cross")
+            .join(
+                "_seen AS s",
+                on="s.pday = r.pday AND s.subject = r.subject AND s.slot = sl.slot",
+                join_type="left",
+            )
+            .group_by(*keys)
+        )
+
+    def _slot_span(self) -> list[exp.Expression]:
+        """``s_start``, ``s_end``: the span a missing slot covers (its hours on its day for daily
+        periods, else the whole period), for the exemption test."""
+
+        def at(offset: exp.Expression) -> exp.Expression:
+            local = exp.Add(this=exp.cast(col("pday"), "TIMESTAMP"), expression=offset)
+            return exp.func("timezone", exp.Literal.string(self.run.tz), local)
+
+        def secs(n: float) -> exp.Expression:
+            return exp.Interval(this=exp.Literal.string(str(int(n))), unit=exp.var("SECOND"))
+
+        if self.rule.per in ("duty_day", "day"):
+            start = exp.Case(this=col("slot"))
+            end = exp.Case(this=col("slot"))
+            for k, slot in enumerate(self.rule.slots):
+                start = start.when(exp.Literal.number(k), at(secs(to_seconds(slot.start))))
+                close = to_seconds(slot.end) if slot.end is not None else 86400
+                end = end.when(exp.Literal.number(k), at(secs(close)))
+            return [start.as_("s_start"), end.as_("s_end")]
+        unit = {"week": "WEEK", "calendar_month": "MONTH"}[self.rule.per]
+        step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var(unit))
+        return [at(secs(0)).as_("s_start"), at(step).as_("s_end")]
+
+    def _assemble(
+        self,
+        periods: list[tuple[int, datetime, datetime, list[date], str]],
+        flagged: dict[tuple[int, str], list[int]],
+        refs: dict[tuple[int, str, int], list[Ref]],
+        assignments: dict[tuple[int, str], dict[str, Any]],
+    ) -> list[Finding]:
+        rule = self.rule
+        rep = rule.repeat_escalation
+        marks: dict[str, deque[int]] = {}
+        out = []
+        for pidx, subject in sorted(flagged):
+            _, start, end, days, status = periods[pidx]
+            severity = rule.severity
+            if rep:
+                m = marks.setdefault(subject, deque())
+                m.append(pidx)
+                while m and m[0] <= pidx - rep[1]:
+                    m.popleft()
+                if len(m) >= rep[0]:
+                    severity = raise_to(severity, rep[2])
+            missing = flagged[(pidx, subject)]
+            present: list[Ref] = []
+            for k in range(len(rule.slots)):
+                if k not in missing:
+                    present.extend(refs.get((pidx, subject, k), []))
+            day = days[0]
+            negative = []
+            for k in missing:
+                slot = rule.slots[k]
+                found = refs.get((pidx, subject, k), [])
+                got = f"，仅{len(found)}条" if found else ""
+                negative.append(
+                    f"{day.isoformat()} {slot.label_zh}：未找到{got} / "
+                    f"{slot.label_en} on {day.isoformat()}: "
+                    f"{'only ' + str(len(found)) if found else 'none'} found "
+                    f"(need {slot.min_count})"
+                )
+                present.extend(found)
+            negative.extend(self.exemption_note())
+            assignment = assignments[(pidx, subject)]
+            variables = {
+                "subject": subject,
+                "assignment": assignment,
+                "day": day,
+                "period_start": start,
+                "period_end": end,
+                "missing": "、".join(rule.slots[k].label_zh for k in missing),
+                "missing_en": "; ".join(rule.slots[k].label_en for k in missing),
+            }
+            out.append(
+                make_finding(
+                    rule,
+                    self.env,
+                    subject_id=subject,
+                    start=start,
+                    end=end,
+                    evidence=present,
+                    ctx=self.ctx({}, variables),
+                    severity=severity,
+                    negative_evidence=negative,
+                    status=status,
+                    facts={
+                        "missing": [rule.slots[k].name for k in missing],
+                        "township_id": assignment.get("township_id"),
+                    },
+                )
+            )
+        return out
+
+
+SQL_KINDS: dict[str, type[SqlKind]] = {"absence": AbsenceKind}

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
 from fourin_rules.backends.sql.schema import table_name
@@ -125,13 +125,13 @@ class ColumnarRun:
         self.next_seq = 0
         self.events = Events(self.con, self.event_types)
         self.errors: list[RuleError] = []
+        self._hits: Hits = {}
+        self._hit_tables: set[int] = set()
 
     # -- input --------------------------------------------------------------------------------
     def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Add validated, deduped event dicts (the ingest's output)."""
-        self.next_seq = insert_events(
-            self.con, events, self.event_types, start_seq=self.next_seq
-        )
+        self.next_seq = insert_events(self.con, events, self.event_types, start_seq=self.next_seq)
 
     def time_span(self) -> tuple[datetime | None, datetime | None]:
         """The earliest and newest event time over every table."""
@@ -156,15 +156,68 @@ class ColumnarRun:
 
         hits, errors = python_hits(self.plan, self.env, self.events, self.plan.predicates)
         self.errors.extend(errors)
+        self._hits = hits
         return hits
 
-    def run(self, *, since: datetime | None = None, until: datetime | None = None) -> ColumnarResult:
+    def create_temp(self, name: str, query: exp.Expression) -> None:
+        """``CREATE OR REPLACE TEMP TABLE name AS query``."""
+        create = exp.Create(
+            this=exp.to_table(name),
+            kind="TABLE",
+            replace=True,
+            expression=query,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self.con.execute(create.sql(dialect="duckdb"))
+
+    def create_temp_from(
+        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """A temp table of Python rows (passed as one list parameter per column)."""
+        select = exp.select(
+            *[
+                exp.Unnest(expressions=[exp.cast(exp.Placeholder(), f"{t}[]")]).as_(c)
+                for c, t in columns.items()
+            ]
+        )
+        if not rows:
+            select = select.where("FALSE")
+        create = exp.Create(
+            this=exp.to_table(name),
+            kind="TABLE",
+            replace=True,
+            expression=select,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self.con.execute(
+            create.sql(dialect="duckdb"), [[r[i] for r in rows] for i in range(len(columns))]
+        )
+
+    def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        return self.con.execute(query.sql(dialect="duckdb")).fetchall()
+
+    def hit_table(self, pid: int) -> str:
+        """The name of a table of predicate ``pid``'s hits (``_seq``, one row per binding)."""
+        name = f"hit_{pid}"
+        if pid not in self._hit_tables:
+            seqs = [seq for seq, _ in self._hits.get(pid, ())]
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS _seq", [seqs]
+            )
+            self._hit_tables.add(pid)
+        return name
+
+    def run(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> ColumnarResult:
         """Evaluate the plan over the loaded events."""
         for year in sorted(self.years()):
             self.env.calendar.is_duty_day(date(year, 1, 1))  # raises calendar-missing-year
         first, newest = self.time_span()
-        if first is None:
-            return ColumnarResult([], self.errors, until)
+        horizon = until or newest
+        first = first or since
+        if first is None or horizon is None:
+            return ColumnarResult([], self.errors, horizon)
         hits = self.hits()
         from fourin_rules.backends.sql.kinds import SQL_KINDS
 
@@ -174,14 +227,14 @@ class ColumnarRun:
             kind = SQL_KINDS.get(rule.kind)
             decider = kind(self, rule) if kind is not None else None
             if decider is not None and decider.supported():
-                findings.extend(decider.findings(hits, first=first, horizon=until or newest, since=since))
+                findings.extend(decider.findings(hits, first=first, horizon=horizon, since=since))
             else:
                 replayed.append(rule)
         if replayed:
             findings.extend(self._replay(replayed, hits, first, newest, since, until))
         from fourin_rules.findings import sort_findings
 
-        return ColumnarResult(sort_findings(findings), self.errors, until or newest)
+        return ColumnarResult(sort_findings(findings), self.errors, horizon)
 
     def _replay(
         self,

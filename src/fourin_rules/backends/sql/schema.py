@@ -12,11 +12,13 @@ loader instead of widening the column.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 
 from sqlglot import exp
 
 from fourin_rules.expr.records import RECORD_SCHEMAS
+from fourin_rules.model.events import EVENT_MODELS
 from fourin_rules.model.types import element_type, is_list, is_record
 
 #: Bookkeeping columns every event table starts with.
@@ -58,10 +60,38 @@ def table_name(event_type: str) -> str:
     return f"ev_{event_type}"
 
 
-def table_columns(fields: Mapping[str, str]) -> list[tuple[str, exp.DataType]]:
+def integer_fields(event_type: str) -> frozenset[str]:
+    """Fields a built-in event model declares as integers (counts): BIGINT columns, so that
+    values and their sums stay integers as they are in the Python backends."""
+    model = EVENT_MODELS.get(event_type)
+    if model is None:
+        return frozenset()
+    out = set()
+    for name, info in model.model_fields.items():
+        args = [_bare(a) for a in (typing.get_args(info.annotation) or (info.annotation,))]
+        if info.annotation is int or (int in args and float not in args):
+            out.add(name)
+    return frozenset(out)
+
+
+def _bare(annotation: object) -> object:
+    """``Annotated[int, ...]`` -> ``int``."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
+    return annotation
+
+
+def table_columns(
+    fields: Mapping[str, str], event_type: str | None = None
+) -> list[tuple[str, exp.DataType]]:
     """Meta columns, then the declared fields (``type`` excluded: the table says it)."""
+    ints = integer_fields(event_type) if event_type else frozenset()
     cols = [(name, exp.DataType.build(t)) for name, t in META_COLUMNS]
-    cols += [(name, column_type(t)) for name, t in fields.items() if name != "type"]
+    cols += [
+        (name, exp.DataType.build("BIGINT") if name in ints else column_type(t))
+        for name, t in fields.items()
+        if name != "type"
+    ]
     return cols
 
 
@@ -71,7 +101,7 @@ def create_table(event_type: str, fields: Mapping[str, str]) -> exp.Create:
         this=exp.to_table(table_name(event_type)),
         expressions=[
             exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=kind)
-            for name, kind in table_columns(fields)
+            for name, kind in table_columns(fields, event_type)
         ],
     )
     return exp.Create(this=schema, kind="TABLE", replace=True)

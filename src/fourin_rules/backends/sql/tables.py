@@ -6,11 +6,10 @@ the loader's fast path, where DuckDB itself parses the input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -52,7 +51,7 @@ def insert_events(
         for etype, lines in by_type.items():
             path = Path(tmp) / f"{etype}.jsonl"
             path.write_bytes(b"\n".join(lines) + b"\n")
-            cols = table_columns(event_types[etype])
+            cols = table_columns(event_types[etype], etype)
             spec = exp.Struct(
                 expressions=[
                     exp.PropertyEQ(

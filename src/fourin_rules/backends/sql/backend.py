@@ -1,0 +1,23 @@
+"""The ``duckdb`` backend as the engine sees it: bulk runs are columnar; a streaming session,
+which needs an incremental matcher, runs on durable_rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fourin_rules.backends.durable.matcher import DurableBackend
+from fourin_rules.plan import Plan
+
+
+class DuckDBBackend:
+    """Marks an engine whose ``run``/``run_files`` go to :mod:`fourin_rules.backends.sql.run`."""
+
+    name = "duckdb"
+    columnar = True
+
+    def check(self, plan: Plan) -> list[str]:
+        return []
+
+    def matcher(self, plan: Plan, env: Any) -> Any:
+        """Sessions stay on durable_rules (the incremental engine)."""
+        return DurableBackend().matcher(plan, env)

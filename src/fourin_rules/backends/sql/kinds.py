@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.schema import table_name
 from fourin_rules.expr import EvalContext
 from fourin_rules.findings import make_finding
@@ -24,7 +25,7 @@ from fourin_rules.plan import RulePlan
 from fourin_rules.runtime.base import raise_to
 
 if TYPE_CHECKING:
-    from fourin_rules.backends.sql.run import ColumnarRun, Hits
+    from fourin_rules.backends.sql.run import ColumnarRun
 
 Ref = tuple[str, str]
 
@@ -98,7 +99,7 @@ class SqlKind:
         return False
 
     def findings(
-        self, hits: Hits, *, first: datetime, horizon: datetime, since: datetime | None
+        self, *, first: datetime, horizon: datetime, since: datetime | None
     ) -> list[Finding]:
         raise NotImplementedError
 
@@ -208,7 +209,7 @@ class AbsenceKind(SqlKind):
         return out
 
     def findings(
-        self, hits: Hits, *, first: datetime, horizon: datetime, since: datetime | None
+        self, *, first: datetime, horizon: datetime, since: datetime | None
     ) -> list[Finding]:
         periods = self._periods(first, horizon, since)
         if not periods:
@@ -429,3 +430,313 @@ class AbsenceKind(SqlKind):
 
 
 SQL_KINDS: dict[str, type[SqlKind]] = {"absence": AbsenceKind}
+
+
+class ThresholdKind(SqlKind):
+    """Threshold over tumbling (day, week, month) or hopping windows, without a roster.
+
+    SQL computes every entry's subject, window and inputs, groups them, aggregates and applies
+    ``having``; the few groups that pass are rebuilt in Python from their events (values
+    recomputed exactly as the incremental operator does, ``having`` confirmed), then exempted
+    or reported. Sliding windows (which restart after each finding) and rosters are replayed."""
+
+    SQL_AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "run_span")
+
+    def supported(self) -> bool:
+        rule = self.rule
+        if rule.window not in ("day", "week", "calendar_month", "hopping") or rule.roster:
+            return False
+        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
+            return False
+        try:
+            self._grouped(self._entries().subquery("x"))
+        except NotImplementedError:
+            return False
+        return True
+
+    # -- SQL ---------------------------------------------------------------------------------
+    def _entries(self) -> exp.Expression:
+        """``(_seq, etype, id, time, ord, subject, kind, wstart, wend, v0, v1 ...)``: one row
+        per hit, subject and window."""
+        run, rule = self.run, self.rule
+        compiler = run.prepared.compiler
+        parts = []
+        for pid in rule.predicates:
+            pred = run.plan.predicates[pid]
+            columns = run.event_types[pred.type]
+            names = run.prepared.variables.get(pid, ())
+            variables = {n: exp.column(n, table="h", quoted=True) for n in names}
+            resolver = TableResolver("e", columns, pred.type, variables)
+            subject = compiler.value(rule.subject, resolver)
+            kind = (
+                compiler.value(rule.subject_kind_expr, resolver)
+                if rule.subject_kind_expr is not None
+                else exp.null()
+            )
+            inputs = [
+                compiler.truth(arg, resolver)
+                if agg == "run_span"
+                else compiler.value(arg, resolver)
+                for _, agg, arg in rule.values
+                if arg is not None
+            ]
+            parts.append(
+                exp.select(
+                    col("_seq", "e"),
+                    exp.Literal.string(pred.type).as_("etype"),
+                    col("id", "e"),
+                    col("time", "e"),
+                    exp.Literal.number(pid).as_("pid"),
+                    subject.as_("subj"),
+                    kind.as_("kind"),
+                    *[v.as_(f"v{i}") for i, v in enumerate(inputs)],
+                )
+                .from_(exp.to_table(table_name(pred.type)).as_("e"))
+                .join(
+                    exp.to_table(run.hit_table(pid)).as_("h"),
+                    on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                )
+            )
+        rows = union_all(parts).subquery("r")
+        subject_type = rule.subject.type if rule.subject is not None else "str"
+        if subject_type.startswith("list["):
+            subject = col("s", "u")
+            source = (
+                exp.select("r.*", subject.as_("subject"))
+                .from_(rows)
+                .join(
+                    exp.Unnest(
+                        expressions=[col("subj", "r")],
+                        alias=exp.TableAlias(
+                            this=exp.to_identifier("u"), columns=[exp.to_identifier("s")]
+                        ),
+                    ),
+                    join_type="CROSS",
+                )
+            )
+        else:
+            source = exp.select("r.*", col("subj", "r").as_("subject")).from_(rows)
+        default_kind = exp.Literal.string(rule.subject_kind)
+        kind = exp.func(
+            "coalesce", exp.func("nullif", col("kind", "s"), exp.Literal.string("")), default_kind
+        )
+        windowed = self._windows(source.subquery("s"), kind)
+        return windowed
+
+    def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
+        rule = self.rule
+        base = [
+            "s._seq",
+            "s.etype",
+            "s.id",
+            "s.time",
+            "s.pid",
+            "s.subject",
+            kind.as_("kind"),
+            *[f"s.v{i}" for i in range(len(self._inputs()))],
+        ]
+        valid = "s.subject IS NOT NULL AND s.subject <> ''"
+        if rule.window != "hopping":
+            day = period_start(col("time", "s"), rule.window)
+            start = exp.func(
+                "timezone", exp.Literal.string(self.run.tz), exp.cast(day, "TIMESTAMP")
+            )
+            step = {"day": "DAY", "week": "WEEK", "calendar_month": "MONTH"}[rule.window]
+            local_end = exp.Add(
+                this=exp.cast(day.copy(), "TIMESTAMP"),
+                expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var(step)),
+            )
+            end = exp.func("timezone", exp.Literal.string(self.run.tz), local_end)
+            return (
+                exp.select(*base, start.as_("wstart"), end.as_("wend")).from_(source).where(valid)
+            )
+        assert rule.hop_size is not None and rule.hop_step is not None
+        epoch = datetime(1970, 1, 5, tzinfo=self.env.calendar.tz).timestamp()
+        size, step = rule.hop_size.total_seconds(), rule.hop_step.total_seconds()
+        back = int(-(-size // step))  # windows that can hold one instant
+        n = f"floor((epoch(s.time) - {epoch!r}) / {step!r})::BIGINT"
+        ks = exp.Unnest(
+            expressions=[
+                exp.func("range", exp.maybe_parse(f"{n} - {back - 1}"), exp.maybe_parse(f"{n} + 1"))
+            ],
+            alias=exp.TableAlias(this=exp.to_identifier("w"), columns=[exp.to_identifier("k")]),
+        )
+        start = exp.maybe_parse(f"to_timestamp({epoch!r} + w.k * {step!r})")
+        end = exp.maybe_parse(f"to_timestamp({epoch!r} + w.k * {step!r} + {size!r})")
+        return (
+            exp.select(*base, start.as_("wstart"), end.as_("wend"))
+            .from_(source)
+            .join(ks, join_type="CROSS")
+            .where(exp.and_(valid, exp.GT(this=end.copy(), expression=col("time", "s"))))
+        )
+
+    def _inputs(self) -> list[int]:
+        """Indexes (into ``rule.values``) of the aggregates that take an argument."""
+        return [i for i, (_, _, arg) in enumerate(self.rule.values) if arg is not None]
+
+    def _aggregates(self) -> list[exp.Expression]:
+        column_of = {i: k for k, i in enumerate(self._inputs())}
+        out = []
+        for i, (name, agg, _arg) in enumerate(self.rule.values):
+            v = col(f"v{column_of[i]}") if i in column_of else None
+            if agg == "count":
+                value: exp.Expression = exp.Count(this=exp.Star())
+            elif agg == "sum":
+                value = exp.func("coalesce", exp.Sum(this=v), exp.Literal.number(0))
+            elif agg == "distinct":
+                value = exp.Count(this=exp.Distinct(expressions=[v]))
+            elif agg == "median":
+                value = exp.Median(this=v)
+            elif agg == "avg":
+                value = exp.Avg(this=v)
+            elif agg == "min":
+                value = exp.Min(this=v)
+            elif agg == "max":
+                value = exp.Max(this=v)
+            else:  # run_span: the island pass below fills it
+                value = exp.Max(this=col(f"_span{i}"))
+            out.append(value.as_(name))
+        return out
+
+    def _having(self) -> exp.Expression:
+        assert self.rule.having is not None
+        variables = {name: col(name, "g") for name, _, _ in self.rule.values}
+        variables.update(
+            subject=col("subject", "g"),
+            window_start=col("wstart", "g"),
+            window_end=col("wend", "g"),
+        )
+        resolver = TableResolver("g", {}, "", variables)
+        return self.run.prepared.compiler.truth(self.rule.having, resolver)
+
+    def _grouped(self, entries: exp.Expression) -> exp.Select:
+        """Per window and subject: the aggregates (and run spans), filtered by ``having``."""
+        keys = ["wstart", "wend", "subject", "kind"]
+        order = "time, etype, id, pid"
+        spans = [i for i, (_, agg, _) in enumerate(self.rule.values) if agg == "run_span"]
+        column_of = {i: k for k, i in enumerate(self._inputs())}
+        source: exp.Expression = entries
+        if spans:
+            # Islands of consecutive entries whose input holds; each island's span in minutes.
+            marks = [f"row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY {order}) AS _rn"]
+            for i in spans:
+                v = f"v{column_of[i]}"
+                marks.append(
+                    f"CASE WHEN {v} THEN row_number() OVER (PARTITION BY {', '.join(keys)}, {v} "
+                    f"ORDER BY {order}) END AS _r{i}"
+                )
+            marked = exp.select("x.*", *marks).from_(entries)
+            cols = []
+            for i in spans:
+                cols.append(
+                    f"CASE WHEN _r{i} IS NOT NULL THEN epoch(max(time) OVER (PARTITION BY "
+                    f"{', '.join(keys)}, _rn - _r{i}) - min(time) OVER (PARTITION "
+                    f"BY {', '.join(keys)}, _rn - _r{i})) / 60.0 END AS _span{i}"
+                )
+            source = exp.select("m.*", *cols).from_(marked.subquery("m")).subquery("x2")
+        grouped = exp.select(*keys, *self._aggregates()).from_(source).group_by(*keys)
+        if spans:
+            # A window with no run at all measures 0 minutes.
+            fixed = exp.select(
+                *keys,
+                *[
+                    exp.func("coalesce", col(name), exp.Literal.number(0.0)).as_(name)
+                    if agg == "run_span"
+                    else col(name)
+                    for name, agg, _ in self.rule.values
+                ],
+            ).from_(grouped.subquery("g0"))
+            grouped = fixed
+        return exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+
+    # -- findings ----------------------------------------------------------------------------
+    def findings(
+        self, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        run = self.run
+        run.create_temp("_entries", self._entries())
+        grouped = self._grouped(exp.to_table("_entries").as_("x")).subquery("q")
+        passing = run.fetch(exp.select("wstart", "wend", "subject", "kind").from_(grouped))
+        if not passing:
+            return []
+        run.create_temp_from(
+            "_pass",
+            {
+                "wstart": "TIMESTAMPTZ",
+                "wend": "TIMESTAMPTZ",
+                "subject": "VARCHAR",
+                "kind": "VARCHAR",
+            },
+            passing,
+        )
+        rows = run.fetch(
+            exp.select("p.wstart", "p.wend", "p.subject", "p.kind", "e._seq", "e.pid")
+            .from_("_pass AS p")
+            .join("_entries AS e", using=["wstart", "wend", "subject", "kind"])
+            .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
+        )
+        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        for ws, we, subject, kind, seq, pid in rows:
+            groups.setdefault((ws, we, subject, kind), []).append((seq, pid))
+        return self._assemble(groups, horizon)
+
+    def _assemble(
+        self, groups: dict[tuple[Any, ...], list[tuple[int, int]]], horizon: datetime
+    ) -> list[Finding]:
+        from fourin_rules.expr import compile_predicate
+        from fourin_rules.runtime.threshold import _Entry, _longest_run, aggregate
+
+        rule = self.rule
+        inputs = [compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values]
+        having = compile_predicate(rule.having)
+        pids = {pid for members in groups.values() for _, pid in members}
+        hit_vars = {
+            (seq, pid): variables
+            for pid, hits in self.run.hits(pids).items()
+            for seq, variables in hits
+        }
+        exemptions = self.run.exemptions(rule) if rule.exemptions else None
+        out = []
+        for (start, end, subject, kind), members in sorted(groups.items()):
+            entries = []
+            for seq, pid in members:
+                ptype = self.run.plan.predicates[pid].type
+                event = self.run.events.fetch(ptype, [seq])[0]
+                ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
+                values_in = [fn(ctx) if fn is not None else None for fn in inputs]
+                entries.append(_Entry(event["time"], (ptype, event["id"]), values_in, event))
+            values: dict[str, Any] = {}
+            focus = entries
+            for i, (name, agg, _) in enumerate(rule.values):
+                if agg == "run_span":
+                    values[name], span_run = _longest_run(entries, i)
+                    if span_run:
+                        focus = span_run
+                else:
+                    values[name] = aggregate(agg, [e.inputs[i] for e in entries])
+            variables = {**values, "subject": subject, "window_start": start, "window_end": end}
+            if not having(self.ctx({}, variables)):
+                continue
+            if exemptions is not None:
+                span = (focus[0].time, focus[-1].time) if focus else (start, end)
+                if exemptions.covers(subject, *span):
+                    continue
+            out.append(
+                make_finding(
+                    rule,
+                    self.env,
+                    subject_id=subject,
+                    start=start,
+                    end=end,
+                    evidence=[e.ref for e in focus],
+                    ctx=self.ctx(focus[-1].event if focus else {}, variables),
+                    status="final" if end <= horizon else "provisional",
+                    negative_evidence=self.exemption_note(),
+                    facts=dict(values),
+                    subject_kind=kind,
+                )
+            )
+        return out
+
+
+SQL_KINDS["threshold"] = ThresholdKind

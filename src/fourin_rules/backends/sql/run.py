@@ -23,6 +23,7 @@ import duckdb
 from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
+from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name
 from fourin_rules.backends.sql.tables import create_tables, insert_events
 from fourin_rules.model.finding import Finding
@@ -78,6 +79,34 @@ class Events:
             self.cache[seq] = event
 
 
+@dataclass
+class Exemptions:
+    """Exempting records by subject: ``(start, end)`` intervals, as the processor keeps them."""
+
+    spans: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+
+    def add(self, event: Mapping[str, Any], who: str) -> None:
+        value = event.get(who)
+        names = (
+            [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+        )
+        start = event["time"]
+        end = event.get("end") or start
+        for name in names:
+            self.spans.setdefault(name, []).append((start, end))
+
+    def covers(self, subject: str, start: datetime, end: datetime) -> bool:
+        """A record of ``subject`` holds the instant, or overlaps the span (see
+        :meth:`fourin_rules.runtime.processor.Processor.exemption`)."""
+        for ex_start, ex_end in self.spans.get(subject, ()):
+            if start == end:
+                if ex_start <= start <= ex_end:
+                    return True
+            elif ex_start < end and ex_end > start:
+                return True
+        return False
+
+
 class _ReplayMatcher:
     """Hands the processor the hits computed in SQL, looked up by event ``_seq``."""
 
@@ -122,6 +151,7 @@ class ColumnarRun:
         self.con = con or connect(tz)
         self.event_types = plan.event_types
         create_tables(self.con, self.event_types)
+        self.prepared = prepare(self.con, plan, env)
         self.next_seq = 0
         self.events = Events(self.con, self.event_types)
         self.errors: list[RuleError] = []
@@ -150,14 +180,35 @@ class ColumnarRun:
         return {row[0] for row in self.con.execute(parts).fetchall()}
 
     # -- evaluation ---------------------------------------------------------------------------
-    def hits(self) -> Hits:
-        """Every predicate's hits: ``(seq, variables)`` in ``_seq`` order."""
+    def hits(self, pids: Iterable[int]) -> Hits:
+        """The hits ``(seq, variables)`` of these predicates, each in event order: fetched from
+        their SQL queries, or tested in Python for the few predicates SQL cannot express."""
         from fourin_rules.backends.sql.fallback import python_hits
 
-        hits, errors = python_hits(self.plan, self.env, self.events, self.plan.predicates)
-        self.errors.extend(errors)
-        self._hits = hits
-        return hits
+        wanted = sorted(set(pids) - self._hits.keys())
+        in_python = [self.plan.predicates[p] for p in wanted if p in self.prepared.unsupported]
+        for pid in wanted:
+            if pid in self.prepared.queries:
+                names = self.prepared.variables[pid]
+                rows = self.con.execute(f"SELECT * FROM {self.hit_table(pid)}").fetchall()
+                self._hits[pid] = [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+        if in_python:
+            found, errors = python_hits(self.plan, self.env, self.events, in_python)
+            self.errors.extend(errors)
+            for pred in in_python:
+                self._hits[pred.id] = found.get(pred.id, [])
+        return {p: self._hits[p] for p in pids}
+
+    def exemptions(self, rule: RulePlan) -> Exemptions:
+        """The records that can excuse ``rule``'s findings, by subject."""
+        table = Exemptions()
+        for ex in rule.exemptions:
+            for pid, found in self.hits(ex.predicates).items():
+                ptype = self.plan.predicates[pid].type
+                seqs = [seq for seq, _ in found]
+                for event in self.events.fetch(ptype, seqs):
+                    table.add(event, ex.who[ptype])
+        return table
 
     def create_temp(self, name: str, query: exp.Expression) -> None:
         """``CREATE OR REPLACE TEMP TABLE name AS query``."""
@@ -197,14 +248,18 @@ class ColumnarRun:
         return self.con.execute(query.sql(dialect="duckdb")).fetchall()
 
     def hit_table(self, pid: int) -> str:
-        """The name of a table of predicate ``pid``'s hits (``_seq``, one row per binding)."""
+        """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one
+        row per binding, in event order."""
         name = f"hit_{pid}"
-        if pid not in self._hit_tables:
-            seqs = [seq for seq, _ in self._hits.get(pid, ())]
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::BIGINT[]) AS _seq", [seqs]
-            )
-            self._hit_tables.add(pid)
+        if pid in self._hit_tables:
+            return name
+        query = self.prepared.queries.get(pid)
+        if query is None:
+            seqs = [seq for seq, _ in self.hits([pid])[pid]]
+            self.create_temp_from(name, {"_seq": "BIGINT"}, [[s] for s in seqs])
+        else:
+            self.create_temp(name, query.copy())
+        self._hit_tables.add(pid)
         return name
 
     def run(
@@ -218,7 +273,6 @@ class ColumnarRun:
         first = first or since
         if first is None or horizon is None:
             return ColumnarResult([], self.errors, horizon)
-        hits = self.hits()
         from fourin_rules.backends.sql.kinds import SQL_KINDS
 
         findings: list[Finding] = []
@@ -227,11 +281,11 @@ class ColumnarRun:
             kind = SQL_KINDS.get(rule.kind)
             decider = kind(self, rule) if kind is not None else None
             if decider is not None and decider.supported():
-                findings.extend(decider.findings(hits, first=first, horizon=horizon, since=since))
+                findings.extend(decider.findings(first=first, horizon=horizon, since=since))
             else:
                 replayed.append(rule)
         if replayed:
-            findings.extend(self._replay(replayed, hits, first, newest, since, until))
+            findings.extend(self._replay(replayed, first, newest, since, until))
         from fourin_rules.findings import sort_findings
 
         return ColumnarResult(sort_findings(findings), self.errors, horizon)
@@ -239,7 +293,6 @@ class ColumnarRun:
     def _replay(
         self,
         rules: list[RulePlan],
-        hits: Hits,
         first: datetime,
         newest: datetime,
         since: datetime | None,
@@ -256,6 +309,7 @@ class ColumnarRun:
                 wanted.update(step.predicates)
             for ex in rule.exemptions:
                 wanted.update(ex.predicates)
+        hits = self.hits(wanted)
         by_seq: dict[int, list[Hit]] = {}
         for pid in sorted(wanted):
             for seq, variables in hits.get(pid, ()):

@@ -1,0 +1,223 @@
+"""The plan's predicates as SQL: one ``SELECT`` per predicate over its event table.
+
+A predicate's query returns ``_seq`` and one column per bound variable (the ``for_each``
+element, then each ``let``) for every binding under which ``where`` holds, in the order of
+:class:`fourin_rules.backends.bindings.BoundPredicate`: by event, then by list position. As in
+Python, a null list binds the element once as NULL, an empty list not at all, and an element
+listed twice is bound once (its first position).
+
+Shape (``_v_<name>`` columns hold variables, so they never clash with fields)::
+
+    SELECT b._seq, b._v_passenger AS passenger, b._v_owner AS owner
+    FROM (SELECT l.*, <owner> AS _v_owner
+          FROM (SELECT e.*, u._x AS _v_passenger, u._i AS _ord
+                FROM ev_vehicle_trip AS e
+                CROSS JOIN UNNEST(COALESCE(e.passenger_ids, [NULL])) WITH ORDINALITY AS u(_x, _i)
+                WHERE list_position(COALESCE(e.passenger_ids, [NULL]), u._x) = u._i) AS l) AS b
+    WHERE <where>
+    ORDER BY b._seq, b._ord
+
+:func:`run_predicates` fetches the hits into Python; :func:`materialize_predicates` keeps them
+in DuckDB as tables ``hit_<pid>`` instead (for a columnar runtime that never leaves SQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from fourin_rules.backends.sql.expr import ExprCompiler, TableResolver
+from fourin_rules.backends.sql.hoist import hoist
+from fourin_rules.backends.sql.refdata import create_reference_tables
+from fourin_rules.backends.sql.schema import column_type, table_name
+from fourin_rules.plan import Plan, Predicate
+from fourin_rules.runtime.env import RuleEnv
+
+__all__ = [
+    "PreparedPredicates",
+    "materialize_predicates",
+    "predicate_select",
+    "prepare",
+    "run_predicates",
+]
+
+Hits = list[tuple[int, dict[str, Any]]]
+
+
+def _var_col(name: str) -> str:
+    return f"_v_{name}"
+
+
+def predicate_select(
+    pred: Predicate, columns: Mapping[str, str], compiler: ExprCompiler
+) -> exp.Select:
+    """The query of one predicate over ``ev_<type>`` (columns: the type's declared fields).
+
+    Raises:
+        NotImplementedError: a part of the predicate has no SQL form.
+    """
+    etype = pred.type
+    compiler.reset_aliases()
+    table = exp.to_table(table_name(etype))
+    variables: dict[str, exp.Expression] = {}
+    has_order = False
+
+    # Layer 0: the event table, with the for_each element unnested.
+    if pred.for_each is None:
+        source: exp.Select = exp.select(exp.column(exp.Star(), table="e")).from_(table.as_("e"))
+    else:
+        name, node = pred.for_each
+        items = compiler.value(node, TableResolver("e", columns, etype))
+        one_null = exp.cast(exp.Array(expressions=[exp.null()]), column_type(node.type))
+        listed = exp.Coalesce(this=items, expressions=[one_null])
+        unnest = exp.Unnest(
+            expressions=[listed],
+            alias=exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("_x")]),
+            offset=exp.to_identifier("_i"),
+        )
+        x, i = exp.column("_x", table="u"), exp.column("_i", table="u")
+        # duckdb-only: list_position finds the first position (NULLs and structs compare equal).
+        first = exp.EQ(this=exp.func("list_position", listed.copy(), x.copy()), expression=i)
+        source = (
+            exp.select(
+                exp.column(exp.Star(), table="e"),
+                exp.alias_(x.copy(), _var_col(name), quoted=True),
+                exp.alias_(i.copy(), "_ord", quoted=True),
+            )
+            .from_(table.as_("e"))
+            .join(unnest, join_type="CROSS")
+            .where(first)
+        )
+        has_order = True
+        variables[name] = exp.column(_var_col(name), table="l", quoted=True)
+
+    # One layer per let: each sees the fields, the element and the lets before it.
+    for name, node in pred.lets:
+        names = TableResolver("l", columns, etype, dict(variables))
+        value = compiler.value(node, names)
+        source = exp.select(
+            exp.column(exp.Star(), table="l"), exp.alias_(value, _var_col(name), quoted=True)
+        ).from_(source.subquery("l"))
+        variables[name] = exp.column(_var_col(name), table="l", quoted=True)
+
+    final_vars = {n: exp.column(_var_col(n), table="b", quoted=True) for n in variables}
+    names = TableResolver("b", columns, etype, final_vars)
+    cond = compiler.truth(pred.where, names)
+    [cond], source = hoist([cond], source, "b")  # each distinct lookup once, as a join
+    outputs: list[exp.Expression] = [exp.column("_seq", table="b", quoted=True)]
+    outputs += [exp.alias_(c.copy(), n, quoted=True) for n, c in final_vars.items()]
+    order = [exp.column("_seq", table="b", quoted=True)]
+    if has_order:
+        order.append(exp.column("_ord", table="b", quoted=True))
+    query = exp.select(*outputs).from_(source.subquery("b"))
+    if not (isinstance(cond, exp.Boolean) and cond.this is True):
+        query = query.where(cond)
+    return query.order_by(*order)
+
+
+@dataclass
+class PreparedPredicates:
+    """The compiled queries of a plan's predicates on one connection."""
+
+    compiler: ExprCompiler
+    queries: dict[int, exp.Select] = field(default_factory=dict)
+    #: Predicates without an SQL form, with the reason (test them in Python).
+    unsupported: dict[int, str] = field(default_factory=dict)
+    variables: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def sql(self, pid: int, dialect: str = "duckdb") -> str:
+        return self.queries[pid].sql(dialect=dialect)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, env: RuleEnv) -> PreparedPredicates:
+    """Set the session time zone, create the reference and calendar tables from ``env`` and
+    compile every predicate of ``plan`` (the event tables may be filled before or after)."""
+    tz = env.calendar.tz.key
+    con.execute(
+        exp.Set(
+            expressions=[
+                exp.SetItem(
+                    this=exp.EQ(this=exp.var("TimeZone"), expression=exp.Literal.string(tz))
+                )
+            ]
+        ).sql(dialect="duckdb")
+    )
+    sql_env = create_reference_tables(con, env)
+    compiler = ExprCompiler(sql_env)
+    prepared = PreparedPredicates(compiler)
+    for pred in plan.predicates:
+        columns = plan.event_types.get(pred.type, {})
+        try:
+            prepared.queries[pred.id] = predicate_select(pred, columns, compiler)
+        except NotImplementedError as exc:
+            prepared.unsupported[pred.id] = str(exc)
+            continue
+        names = ([pred.for_each[0]] if pred.for_each else []) + [n for n, _ in pred.lets]
+        prepared.variables[pred.id] = tuple(names)
+    return prepared
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+
+
+def run_predicates(con: duckdb.DuckDBPyConnection, prepared: PreparedPredicates) -> dict[int, Hits]:
+    """Every compiled predicate's hits: ``[(seq, {variable: value}), ...]`` in event order.
+    A predicate whose event table does not exist has no hits."""
+    present = _tables(con)
+    out: dict[int, Hits] = {}
+    done: dict[str, int] = {}  # identical queries (the same test in several rules) run once
+    for pid, query in prepared.queries.items():
+        table = query.find(exp.Table)
+        etable = next(
+            (t.name for t in query.find_all(exp.Table) if t.name.startswith("ev_")),
+            table.name if table else "",
+        )
+        if etable not in present:
+            out[pid] = []
+            continue
+        text = query.sql(dialect="duckdb")
+        if text in done:
+            out[pid] = [(seq, dict(v)) for seq, v in out[done[text]]]
+            continue
+        names = prepared.variables[pid]
+        rows = con.execute(text).fetchall()
+        out[pid] = [(row[0], dict(zip(names, row[1:], strict=True))) for row in rows]
+        done[text] = pid
+    return out
+
+
+def materialize_predicates(
+    con: duckdb.DuckDBPyConnection, prepared: PreparedPredicates
+) -> dict[int, str]:
+    """Create ``hit_<pid>`` tables (``_seq`` + variables, ordered by event and list position)
+    for every compiled predicate whose event table exists; a predicate whose query equals an
+    earlier one's gets a view of that table. Returns pid -> table (or view) name."""
+    present = _tables(con)
+    out: dict[int, str] = {}
+    done: dict[str, str] = {}
+    for pid, query in prepared.queries.items():
+        etable = next((t.name for t in query.find_all(exp.Table) if t.name.startswith("ev_")), "")
+        if etable not in present:
+            continue
+        name = f"hit_{pid}"
+        text = query.sql(dialect="duckdb")
+        if text in done:  # the same test in another rule: a view of the first table
+            view = exp.select(exp.Star()).from_(done[text])
+            create = exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, expression=view)
+            con.execute(create.sql(dialect="duckdb"))
+            out[pid] = name
+            continue
+        done[text] = name
+        create = exp.Create(
+            this=exp.to_table(name), kind="TABLE", replace=True, expression=query.copy()
+        )
+        con.execute(create.sql(dialect="duckdb"))
+        out[pid] = name
+    return out

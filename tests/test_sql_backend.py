@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from fourin_rules.engine import Engine
 from fourin_rules.packs.loader import load_packs
 from fourin_rules.packs.testing import iter_cases, run_case
-
 from test_engine import REFERENCE, streams
 
 ROOT = Path(__file__).parents[1]
@@ -53,7 +52,9 @@ def pair() -> dict[str, Engine]:
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=streams())
-def test_random_streams_give_identical_findings(pair: dict[str, Engine], events: list[dict]) -> None:
+def test_random_streams_give_identical_findings(
+    pair: dict[str, Engine], events: list[dict]
+) -> None:
     until = "2026-03-15"
     expected = pair["durable"].run(events, until=until)
     shuffled = list(events)

@@ -200,8 +200,20 @@ class Engine:
     ) -> RunResult:
         """Evaluate events read from JSONL/CSV files; bad rows are quarantined, never raised."""
         if getattr(self.backend, "columnar", False):
-            ingestor = Ingestor(self.calendar.tz, self.models)
-            return self._run_columnar(ingestor, ingestor.read_files(paths), since, until)
+            from fourin_rules.backends.sql.run import ColumnarRun
+
+            run = ColumnarRun(self.plan, self.env, self.reference.timezone)
+            loaded = run.load_files(
+                [paths] if isinstance(paths, str | Path) else list(paths), self.models
+            )
+            out = run.run(since=self._since(since), until=self._until(until))
+            return RunResult(
+                findings=out.findings,
+                stats=loaded.stats,
+                quarantine=loaded.quarantine,
+                errors=out.errors,
+                horizon=out.horizon,
+            )
         session = self.session(watermark="manual", since=since)
         for event in session.ingestor.read_files(paths):
             session._accept(event)

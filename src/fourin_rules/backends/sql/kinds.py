@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
+from fourin_rules.backends.sql.hoist import hoist
 from fourin_rules.backends.sql.schema import table_name
 from fourin_rules.expr import EvalContext
 from fourin_rules.findings import make_finding
@@ -465,21 +466,37 @@ class ThresholdKind(SqlKind):
             pred = run.plan.predicates[pid]
             columns = run.event_types[pred.type]
             names = run.prepared.variables.get(pid, ())
-            variables = {n: exp.column(n, table="h", quoted=True) for n in names}
+            variables = {n: exp.column(f"_v_{n}", table="e", quoted=True) for n in names}
             resolver = TableResolver("e", columns, pred.type, variables)
-            subject = compiler.value(rule.subject, resolver)
-            kind = (
+            outputs = [
+                compiler.value(rule.subject, resolver),
                 compiler.value(rule.subject_kind_expr, resolver)
                 if rule.subject_kind_expr is not None
-                else exp.null()
-            )
-            inputs = [
+                else exp.null(),
+            ]
+            outputs += [
                 compiler.truth(arg, resolver)
                 if agg == "run_span"
                 else compiler.value(arg, resolver)
                 for _, agg, arg in rule.values
                 if arg is not None
             ]
+            base = (
+                exp.select(
+                    exp.column(exp.Star(), table="e"),
+                    *[
+                        exp.column(n, table="h", quoted=True).as_(f"_v_{n}", quoted=True)
+                        for n in names
+                    ],
+                )
+                .from_(exp.to_table(table_name(pred.type)).as_("e"))
+                .join(
+                    exp.to_table(run.hit_table(pid)).as_("h"),
+                    on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                )
+            )
+            outputs, source = hoist(outputs, base, "e")
+            subject, kind, *inputs = outputs
             parts.append(
                 exp.select(
                     col("_seq", "e"),
@@ -490,12 +507,7 @@ class ThresholdKind(SqlKind):
                     subject.as_("subj"),
                     kind.as_("kind"),
                     *[v.as_(f"v{i}") for i, v in enumerate(inputs)],
-                )
-                .from_(exp.to_table(table_name(pred.type)).as_("e"))
-                .join(
-                    exp.to_table(run.hit_table(pid)).as_("h"),
-                    on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
-                )
+                ).from_(source.subquery("e"))
             )
         rows = union_all(parts).subquery("r")
         subject_type = rule.subject.type if rule.subject is not None else "str"
@@ -696,12 +708,18 @@ class ThresholdKind(SqlKind):
             for seq, variables in hits
         }
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
+        by_type: dict[str, set[int]] = {}
+        for members in groups.values():
+            for seq, pid in members:
+                by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
+        for etype, seqs in by_type.items():
+            self.run.events.fetch(etype, seqs)  # one query per type; cached below
         out = []
         for (start, end, subject, kind), members in sorted(groups.items()):
             entries = []
             for seq, pid in members:
                 ptype = self.run.plan.predicates[pid].type
-                event = self.run.events.fetch(ptype, [seq])[0]
+                event = self.run.events.cache[seq]
                 ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
                 values_in = [fn(ctx) if fn is not None else None for fn in inputs]
                 entries.append(_Entry(event["time"], (ptype, event["id"]), values_in, event))

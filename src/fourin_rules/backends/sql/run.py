@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
+from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name
 from fourin_rules.backends.sql.tables import create_tables, insert_events
@@ -162,6 +164,26 @@ class ColumnarRun:
     def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Add validated, deduped event dicts (the ingest's output)."""
         self.next_seq = insert_events(self.con, events, self.event_types, start_seq=self.next_seq)
+
+    def load_files(self, paths: Sequence[str | Path], models: Mapping[str, Any]) -> LoadResult:
+        """Read event files with DuckDB (JSONL, CSV, Parquet): valid rows into the tables, the
+        rest counted and quarantined exactly as the Python ingest would."""
+        result = load_files(
+            self.con,
+            paths,
+            models=models,
+            event_types=self.event_types,
+            tz=self.tz,
+            start_seq=self.next_seq,
+        )
+        self.next_seq = self.con.execute(
+            "SELECT coalesce(max(s), -1) + 1 FROM ("
+            + " UNION ALL ".join(
+                f"SELECT max(_seq) AS s FROM {table_name(t)}" for t in self.event_types
+            )
+            + ")"
+        ).fetchone()[0]
+        return result
 
     def time_span(self) -> tuple[datetime | None, datetime | None]:
         """The earliest and newest event time over every table."""

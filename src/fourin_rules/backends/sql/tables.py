@@ -9,14 +9,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
 from sqlglot import exp
 
 from fourin_rules.backends.sql.schema import create_table, table_columns, table_name
-from fourin_rules.findings import json_ready
 
 
 def create_tables(
@@ -39,14 +38,38 @@ def insert_events(
 
     The rows go through a temporary JSON Lines file that DuckDB reads with the explicit column
     types (row-by-row inserts from Python are a thousand times slower)."""
-    by_type: dict[str, list[bytes]] = {}
     seq = start_seq
+    rows: list[EventRow] = []
     for event in events:
-        data = json_ready(dict(event))
-        raw = orjson.dumps(data).decode()
-        row = {"_seq": seq, "_file": file, "_line": 0, "_raw": raw, **data}
-        by_type.setdefault(event["type"], []).append(orjson.dumps(row))
+        rows.append(EventRow(event, seq, file, 0, None))
         seq += 1
+    insert_rows(con, rows, event_types)
+    return seq
+
+
+class EventRow(NamedTuple):
+    """A validated event with its bookkeeping: ``raw`` None means "the event as JSON"."""
+
+    event: Mapping[str, Any]
+    seq: int
+    file: str
+    line: int
+    raw: str | None
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    rows: Iterable[EventRow],
+    event_types: Mapping[str, Mapping[str, str]],
+) -> None:
+    """Insert validated events with their own ``_seq``, ``_file``, ``_line`` and ``_raw``."""
+    by_type: dict[str, list[bytes]] = {}
+    for event, seq, file, line, raw in rows:
+        data = _plain(dict(event))
+        if raw is None:
+            raw = orjson.dumps(data).decode()
+        row = {"_seq": seq, "_file": file, "_line": line, "_raw": raw, **data}
+        by_type.setdefault(event["type"], []).append(orjson.dumps(row))
     with tempfile.TemporaryDirectory(prefix="fourin-") as tmp:
         for etype, lines in by_type.items():
             path = Path(tmp) / f"{etype}.jsonl"
@@ -75,4 +98,15 @@ def insert_events(
             )
             insert = exp.insert(select, table_name(etype))
             con.execute(insert.sql(dialect="duckdb"))
-    return seq
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data: times and dates as full ISO-8601 text (microseconds kept, unlike
+    ``json_ready``, so that a TIMESTAMPTZ column holds the event's exact instant)."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,490 @@
+"""The SQL check of JSON event text: which rows are valid, and their typed values, as sqlglot trees.
+
+The check mirrors the pydantic models (``rules.py`` reads them) but is deliberately stricter: it
+accepts only canonical JSON (a JSON number for a number, ISO-8601 text in one of the common shapes
+for a timestamp, no NaN, no duplicate keys ...). Whatever it refuses goes back to the Python
+validator, which decides and words the reason. The SQL must never accept what Python refuses.
+
+Timestamps without an offset are local time in the dataset's zone. Near a change of UTC offset
+(daylight saving, a zone's history) wall-clock time can be ambiguous or missing, so naive times
+are accepted only inside :func:`safe_spans`, where every wall-clock time maps to one instant.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlglot import exp
+
+from fourin_rules.backends.sql.rules import FieldSpec, ModelSpec
+from fourin_rules.backends.sql.schema import column_type, table_columns
+
+__all__ = [
+    "GUARD_PATTERN",
+    "MAX_BRACKETS",
+    "TypeCheck",
+    "fn",
+    "lit",
+    "precheck",
+    "safe_spans",
+    "type_check",
+]
+
+#: Text the JSON parsers disagree on, or that Python refuses after parsing: NaN/Infinity (DuckDB
+#: reads them, orjson does not), trailing commas (same), numbers that overflow a double, long
+#: digit runs (huge integers), escaped NULs. A match only sends the row to Python.
+GUARD_PATTERN = (
+    r"[:\[,][ \t\r]*[-+]?(?i:nan|inf)|,[ \t\r]*[\]}]|[0-9][eE]\+?[0-9]{3}|[0-9]{20}|\\u0000"
+)
+#: At most this many ``[``/``{`` in a row, so no value can nest deeper than the validator's 32.
+MAX_BRACKETS = 33
+
+_YEAR = "(19[0-9][0-9]|2[01][0-9][0-9])"
+_DATE = _YEAR + "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = "[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?"
+_OFFSET = "(Z|[+-]([01][0-9]|2[0-3])(:[0-5][0-9])?)"
+DATE_RE = _DATE
+NAIVE_RE = f"{_DATE}({_TIME})?"
+AWARE_RE = f"{_DATE}{_TIME}{_OFFSET}"
+_NUMBER_TYPES = ("BIGINT", "UBIGINT", "DOUBLE")
+_INT_TYPES = ("BIGINT", "UBIGINT")
+_FIRST, _LAST = datetime(1900, 1, 1), datetime(2200, 1, 1)
+_MARGIN = timedelta(days=2)
+
+
+def fn(name: str, *args: exp.Expression) -> exp.Expression:
+    """A DuckDB function call, rendered as written."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def lit(value: object) -> exp.Expression:
+    """A SQL literal of a Python value (str, bool, int, float or None)."""
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int | float):
+        return exp.Literal.number(repr(value))
+    return exp.Literal.string(str(value))
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def _strings(values: Iterable[str]) -> exp.Array:
+    return exp.Array(expressions=[lit(v) for v in values])
+
+
+def _cast(e: exp.Expression, to: str | exp.DataType, *, safe: bool = False) -> exp.Expression:
+    kind = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    return (exp.TryCast if safe else exp.Cast)(this=e, to=kind)
+
+
+def _full_match(e: exp.Expression, pattern: str) -> exp.Expression:
+    return fn("regexp_full_match", e, lit(pattern))
+
+
+def _true(e: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=e, expressions=[exp.false()])
+
+
+def precheck(text: exp.Expression) -> exp.Expression:
+    """True when the row is JSON both parsers read alike and shallow enough (never raises).
+
+    Whether it is an object is left to the caller: only objects have a ``type``."""
+    brackets = exp.Sub(
+        this=fn("length", text),
+        expression=fn(
+            "length",
+            fn("replace", fn("replace", text.copy(), lit("["), lit("")), lit("{"), lit("")),
+        ),
+    )
+    return exp.and_(
+        fn("json_valid", text.copy()),
+        exp.not_(fn("regexp_matches", text.copy(), lit(GUARD_PATTERN))),
+        exp.LTE(this=brackets, expression=lit(MAX_BRACKETS)),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def safe_spans(tz: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
+    """Spans of local wall-clock time (naive, [start, end)) with one UTC offset throughout and
+    two days clear of any change of offset, between 1900 and 2200; the nearest to now first."""
+    spans: list[tuple[datetime, datetime]] = []
+    day = timedelta(days=1)
+    t = _FIRST.replace(tzinfo=UTC) - _MARGIN
+    end = _LAST.replace(tzinfo=UTC) + _MARGIN
+    start, offset = t, t.astimezone(tz).utcoffset()
+    while t < end:
+        nxt = t + day
+        off = nxt.astimezone(tz).utcoffset()
+        if off != offset:
+            spans.append(_span(start + _MARGIN, t - _MARGIN, offset))
+            start, offset = nxt, off
+        t = nxt
+    spans.append(_span(start + _MARGIN, end, offset))
+    clipped = [
+        (max(a, _FIRST), min(b, _LAST)) for a, b in spans if a < b and b > _FIRST and a < _LAST
+    ]
+    now = datetime.now()
+    return tuple(sorted(clipped, key=lambda ab: max(ab[0] - now, now - ab[1], timedelta(0))))
+
+
+def _span(a: datetime, b: datetime, offset: timedelta | None) -> tuple[datetime, datetime]:
+    off = offset or timedelta(0)
+    return ((a + off).replace(tzinfo=None), (b + off).replace(tzinfo=None))
+
+
+def _naive_safe(wall: exp.Expression, tz: ZoneInfo) -> exp.Expression:
+    """True when naive local time ``wall`` (a TIMESTAMP) names exactly one instant.
+
+    A CASE rather than an OR: DuckDB then tests the later spans only on the rows left over."""
+    ifs = [
+        exp.If(
+            this=exp.and_(
+                exp.GTE(this=wall.copy(), expression=_cast(lit(a.isoformat(sep=" ")), "TIMESTAMP")),
+                exp.LT(this=wall.copy(), expression=_cast(lit(b.isoformat(sep=" ")), "TIMESTAMP")),
+            ),
+            true=exp.true(),
+        )
+        for a, b in safe_spans(tz)
+    ]
+    return exp.Case(ifs=ifs, default=exp.false()) if ifs else exp.false()
+
+
+class TypeCheck:
+    """The check and typed values of one event type's rows.
+
+    Columns the input relation must have: ``_text`` (the JSON object text) plus any passed
+    through. :meth:`select` adds ``_ok`` and one column per declared field.
+
+    Each row is parsed three times in all: the JSON types of the declared fields, their values
+    as text (strings decoded, other values as JSON text), and the number of keys.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        fields: Mapping[str, str],
+        tz: ZoneInfo,
+        *,
+        event_type: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.fields = {n: t for n, t in fields.items() if n != "type"}
+        self.targets = dict(table_columns(fields, event_type))
+        self.tz = tz
+        # Every field the model declares is checked; the table's fields get a value.
+        self.names = list(dict.fromkeys([*spec.fields, *self.fields]))
+
+    def select(self, source: exp.Expression, passthrough: Iterable[str]) -> exp.Select:
+        """``SELECT <passthrough>, _ok, <fields> FROM (steps over source)``."""
+        passthrough = list(passthrough)
+        paths = _strings(f"$.{n}" for n in ["type", *self.names])
+        layer1 = exp.select(
+            *[_col(c) for c in dict.fromkeys([*passthrough, "_text"])],
+            exp.alias_(fn("json_type", _col("_text"), paths), "_t"),
+            exp.alias_(fn("json_extract_string", _col("_text"), paths.copy()), "_s"),
+            exp.alias_(fn("len", fn("json_keys", _col("_text"))), "_nkeys"),
+        ).from_(source)
+        # Materialized steps: DuckDB would otherwise inline each column into every use.
+        parts = []
+        for i, n in enumerate(self.names):
+            t = fn("list_extract", _col("_t"), lit(i + 2))
+            string = fn("list_extract", _col("_s"), lit(i + 2))
+            parts.append(exp.alias_(t, f"_t_{n}", quoted=True))
+            parts.append(exp.alias_(string, f"_s_{n}", quoted=True))
+            spec = self.spec.fields.get(n)
+            if spec is not None and spec.kind in ("time", "deadline"):
+                parts.append(exp.alias_(_wall(string.copy()), f"_w_{n}", quoted=True))
+            if spec is not None and spec.kind == "deadline":
+                parts.append(exp.alias_(_midnight_after(string.copy()), f"_d_{n}", quoted=True))
+        layer3 = exp.select(
+            *[_col(c) for c in dict.fromkeys([*passthrough, "_text", "_nkeys"])], *parts
+        ).from_("l1")
+        oks, values = [], []
+        for n in self.names:
+            ok, value = self._field(n)
+            oks.append(exp.alias_(ok, f"_ok_{n}", quoted=True))
+            if n in self.fields:
+                values.append(exp.alias_(value, n, quoted=True))
+        layer4 = exp.select("*", *oks, *values).from_("l3")
+        row_ok = exp.and_(*[_col(f"_ok_{n}") for n in self.names], self._row_rules())
+        final = exp.select(
+            *[_col(c) for c in passthrough],
+            exp.alias_(_true(row_ok), "_ok"),
+            *[_col(n) for n in self.fields],
+        ).from_(layer4.subquery("l4"))
+        for name, query in (("l1", layer1), ("l3", layer3)):
+            final = final.with_(name, as_=query, materialized=True)
+        return final
+
+    def _row_rules(self) -> exp.Expression:
+        """No duplicate keys (Python keeps the last, DuckDB reads the first); ``end >= time``."""
+        count: exp.Expression = lit(1)  # ``type``
+        for n in self.names:
+            present = exp.Case(
+                ifs=[exp.If(this=exp.Is(this=_col(f"_t_{n}"), expression=exp.null()), true=lit(0))],
+                default=lit(1),
+            )
+            count = exp.Add(this=count, expression=present)
+        # A CASE, not an OR: the keys are listed again only for rows with extra keys.
+        unique = exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=_col("_nkeys"), expression=count), true=exp.true())],
+            default=exp.EQ(
+                this=fn("list_unique", fn("json_keys", _col("_text"))),
+                expression=_col("_nkeys"),
+            ),
+        )
+        rules = [unique]
+        if "end" in self.fields and "time" in self.fields:
+            rules.append(
+                exp.or_(
+                    exp.Is(this=_col("end"), expression=exp.null()),
+                    exp.GTE(this=_col("end"), expression=_col("time")),
+                )
+            )
+        return exp.and_(*rules)
+
+    def _field(self, name: str) -> tuple[exp.Expression, exp.Expression]:
+        """(ok, value) of one field. Values need only be right where ``ok`` holds."""
+        spec = self.spec.fields.get(name)
+        t = _col(f"_t_{name}")
+        target = self.targets.get(name) or column_type("any")
+        if spec is None:  # declared by the plan but not by the model: nothing to read
+            return exp.true(), exp.Cast(this=exp.null(), to=target)
+        kind_ok, kind_value = self._kind(spec, name)
+        absent = exp.Is(this=t, expression=exp.null())
+        is_null = exp.EQ(this=t.copy(), expression=lit("NULL"))
+        ok = exp.Case(
+            ifs=[
+                exp.If(this=absent, true=lit(not spec.required)),
+                exp.If(this=is_null, true=lit(spec.nullable)),
+            ],
+            default=_true(kind_ok),
+        )
+        value = exp.Case(
+            ifs=[
+                exp.If(this=absent.copy(), true=exp.Cast(this=_default(spec.default), to=target)),
+                exp.If(this=is_null.copy(), true=exp.Cast(this=exp.null(), to=target)),
+            ],
+            default=exp.Cast(this=kind_value, to=target),
+        )
+        return ok, value
+
+    def _kind(self, spec: FieldSpec, name: str) -> tuple[exp.Expression, exp.Expression]:
+        """(ok, value) of a present, non-null value; the value must never raise an error."""
+        t, s = _col(f"_t_{name}"), _col(f"_s_{name}")
+        if not spec.supported:
+            return exp.false(), exp.null()
+        kind = spec.kind
+        if kind == "str":
+            return _str_ok(t, s, spec), s
+        if kind == "float":
+            number = _cast(s, "DOUBLE", safe=True)
+            ok = exp.and_(
+                exp.In(this=t, expressions=[lit(x) for x in _NUMBER_TYPES]), *_bounds(number, spec)
+            )
+            return ok, number
+        if kind == "int":  # within BIGINT, the column type of counts
+            number = _cast(s, "BIGINT", safe=True)
+            ok = exp.and_(
+                exp.In(this=t, expressions=[lit(x) for x in _INT_TYPES]),
+                exp.Not(this=exp.Is(this=number, expression=exp.null())),
+                *_bounds(number, spec),
+            )
+            return ok, number
+        if kind == "bool":
+            return exp.EQ(this=t, expression=lit("BOOLEAN")), _cast(s, "BOOLEAN", safe=True)
+        if kind == "date":
+            day = _cast(s, "DATE", safe=True)
+            ok = exp.and_(
+                exp.EQ(this=t, expression=lit("VARCHAR")),
+                _full_match(s.copy(), DATE_RE),
+                exp.Not(this=exp.Is(this=day, expression=exp.null())),
+            )
+            return ok, day.copy()
+        if kind in ("time", "deadline"):
+            return self._time(name, t, s, deadline=kind == "deadline")
+        if kind == "any":
+            return exp.true(), _cast(s, "JSON")
+        if kind == "list" and spec.element is not None:
+            ok, value = _list(s, t, spec)
+            # from_json must only see arrays.
+            guarded = exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=t.copy(), expression=lit("ARRAY")), true=value)]
+            )
+            return ok, guarded
+        return exp.false(), exp.null()
+
+    def _time(
+        self, name: str, t: exp.Expression, s: exp.Expression, *, deadline: bool
+    ) -> tuple[exp.Expression, exp.Expression]:
+        w, d = _col(f"_w_{name}"), _col(f"_d_{name}")
+        if deadline:
+            return fn("_ld_deadline_ok", t, s, w, d), fn("_ld_deadline", s.copy(), d.copy())
+        return fn("_ld_time_ok", t, s, w), _cast(s.copy(), "TIMESTAMPTZ", safe=True)
+
+
+def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
+    """The SQL macros the checks call (name -> (parameters, body)): the timestamp rules are
+    long (the safe spans of the zone), so each is written once. A macro repeats its argument
+    wherever the body names it, so the callers pass columns, not expressions."""
+    t, s, w, d = exp.column("t"), exp.column("s"), exp.column("w"), exp.column("d")
+    instant = _cast(s, "TIMESTAMPTZ", safe=True)
+    time_ok = exp.Case(
+        ifs=[
+            exp.If(this=exp.NEQ(this=t, expression=lit("VARCHAR")), true=exp.false()),
+            exp.If(
+                this=_full_match(s.copy(), AWARE_RE),
+                true=exp.Not(this=exp.Is(this=instant, expression=exp.null())),
+            ),
+            exp.If(
+                this=_full_match(s.copy(), NAIVE_RE),
+                true=exp.and_(
+                    exp.Not(this=exp.Is(this=instant.copy(), expression=exp.null())),
+                    fn("_ld_naive_ok", w.copy()),
+                ),
+            ),
+        ],
+        default=exp.false(),
+    )
+    # A bare date D is the end of day D: local midnight of D + 1 (``d`` is that midnight).
+    is_date = _true(_full_match(s.copy(), DATE_RE))
+    date_ok = exp.and_(
+        exp.EQ(this=t.copy(), expression=lit("VARCHAR")),
+        exp.Not(this=exp.Is(this=d.copy(), expression=exp.null())),
+        fn("_ld_naive_ok", d.copy()),
+    )
+    deadline_ok = exp.Case(
+        ifs=[exp.If(this=is_date, true=date_ok)],
+        default=fn("_ld_time_ok", t.copy(), s.copy(), w.copy()),
+    )
+    deadline = exp.Case(
+        ifs=[exp.If(this=is_date.copy(), true=_cast(d.copy(), "TIMESTAMPTZ"))],
+        default=instant.copy(),
+    )
+    return {
+        "_ld_naive_ok": (["w"], _naive_safe(w, tz)),
+        "_ld_time_ok": (["t", "s", "w"], time_ok),
+        "_ld_deadline_ok": (["t", "s", "w", "d"], deadline_ok),
+        "_ld_deadline": (["s", "d"], deadline),
+    }
+
+
+def _wall(s: exp.Expression) -> exp.Expression:
+    """The naive local time a timestamp string names (NULL when it is not one)."""
+    return _cast(s, "TIMESTAMP", safe=True)
+
+
+def _midnight_after(s: exp.Expression) -> exp.Expression:
+    """Local midnight after the day a date string names (NULL when it is not one)."""
+    day = _cast(s, "DATE", safe=True)
+    return _cast(exp.Add(this=day, expression=lit(1)), "TIMESTAMP")
+
+
+def _default(value: object) -> exp.Expression:
+    if isinstance(value, list):
+        return exp.Array(expressions=[])
+    return lit(value)
+
+
+def _str_ok(t: exp.Expression, s: exp.Expression, spec: FieldSpec) -> exp.Expression:
+    terms = [exp.EQ(this=t, expression=lit("VARCHAR"))]
+    if spec.min_len:
+        terms.append(exp.GTE(this=fn("length", s), expression=lit(spec.min_len)))
+    if spec.choices is not None:
+        terms.append(exp.In(this=s, expressions=[lit(c) for c in spec.choices]))
+    return exp.and_(*terms)
+
+
+def _bounds(number: exp.Expression, spec: FieldSpec) -> list[exp.Expression]:
+    out: list[exp.Expression] = []
+    for bound, node in (
+        (spec.ge, exp.GTE),
+        (spec.le, exp.LTE),
+        (spec.gt, exp.GT),
+        (spec.lt, exp.LT),
+    ):
+        if bound is not None:
+            out.append(node(this=number.copy(), expression=lit(float(bound))))
+    return out
+
+
+def _list(
+    f: exp.Expression, t: exp.Expression, spec: FieldSpec
+) -> tuple[exp.Expression, exp.Expression]:
+    """A list (``f`` is its JSON text, ``t`` its JSON type)."""
+    element = spec.element
+    assert element is not None
+    terms: list[exp.Expression] = []
+    n = fn("json_array_length", f)
+    if spec.min_len:
+        terms.append(exp.GTE(this=n, expression=lit(spec.min_len)))
+    types = fn("json_type", f.copy(), lit("$[*]"))
+    if element.kind == "str" and element.supported and (element.min_len or 0) <= 1:
+        values = fn("from_json", f.copy(), lit('["VARCHAR"]'))
+        terms.append(fn("list_has_all", _strings(["VARCHAR"]), types))
+        if element.min_len:
+            terms.append(exp.not_(fn("list_contains", values.copy(), lit(""))))
+        if element.choices is not None:
+            terms.append(fn("list_has_all", _strings(element.choices), values.copy()))
+        ok, value = exp.and_(*terms), values
+    elif element.kind == "record" and element.record:
+        ok, value = _records(f, n, types, terms, element.record)
+    else:
+        return exp.false(), exp.null()
+    # The JSON functions must only see arrays (other values are not even JSON text here).
+    is_array = exp.EQ(this=t, expression=lit("ARRAY"))
+    return exp.Case(ifs=[exp.If(this=is_array, true=ok)], default=exp.false()), value
+
+
+def _records(
+    f: exp.Expression,
+    n: exp.Expression,
+    types: exp.Expression,
+    terms: list[exp.Expression],
+    record: Mapping[str, FieldSpec],
+) -> tuple[exp.Expression, exp.Expression]:
+    """A list of records: objects with exactly the record's keys, each of the right type."""
+    terms.append(fn("list_has_all", _strings(["OBJECT"]), types))
+    keys = fn("flatten", fn("json_keys", f.copy(), lit("$[*]")))
+    terms.append(
+        exp.EQ(this=fn("len", keys), expression=exp.Mul(this=n.copy(), expression=lit(len(record))))
+    )
+    transform: list[str] = []
+    for name, field_spec in record.items():
+        path = lit(f"$[*].{name}")
+        field_types = fn("json_type", f.copy(), path)
+        terms.append(exp.EQ(this=fn("len", field_types), expression=n.copy()))
+        if field_spec.kind == "str":
+            strings = fn("json_extract_string", f.copy(), path.copy())
+            terms.append(fn("list_has_all", _strings(["VARCHAR"]), field_types.copy()))
+            if field_spec.min_len and field_spec.min_len > 1:
+                return exp.false(), exp.null()
+            if field_spec.min_len:
+                terms.append(exp.not_(fn("list_contains", strings, lit(""))))
+            if field_spec.choices is not None:
+                terms.append(fn("list_has_all", _strings(field_spec.choices), strings.copy()))
+            transform.append(f'"{name}":"VARCHAR"')
+        else:
+            allowed = _NUMBER_TYPES if field_spec.kind == "float" else _INT_TYPES
+            if any(
+                b is not None for b in (field_spec.ge, field_spec.le, field_spec.gt, field_spec.lt)
+            ):
+                return exp.false(), exp.null()
+            terms.append(fn("list_has_all", _strings(allowed), field_types.copy()))
+            transform.append(f'"{name}":"DOUBLE"')
+    value = fn("from_json", f.copy(), lit("[{" + ",".join(transform) + "}]"))
+    return exp.and_(*terms), value
+
+
+def type_check(
+    spec: ModelSpec, fields: Mapping[str, str], tz: ZoneInfo, event_type: str
+) -> TypeCheck:
+    """The :class:`TypeCheck` of one event type."""
+    return TypeCheck(spec, fields, tz, event_type=event_type)

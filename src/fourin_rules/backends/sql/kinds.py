@@ -9,6 +9,7 @@ cannot take (``supported()`` is false) is replayed through those operators inste
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -18,10 +19,12 @@ from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
-from fourin_rules.backends.sql.schema import table_name
-from fourin_rules.expr import EvalContext
+from fourin_rules.backends.sql.schema import column_type, table_name
+from fourin_rules.expr import EvalContext, to_source
+from fourin_rules.expr.nodes import Attr, Field, Node, Var, walk
 from fourin_rules.findings import make_finding
 from fourin_rules.model.finding import Finding
+from fourin_rules.model.types import is_list
 from fourin_rules.plan import RulePlan
 from fourin_rules.runtime.base import raise_to
 
@@ -758,3 +761,216 @@ class ThresholdKind(SqlKind):
 
 
 SQL_KINDS["threshold"] = ThresholdKind
+
+
+def bind_aliases(node: Node, aliases: frozenset[str]) -> Node:
+    """``a.lat`` (an attribute of a bound event) as the plain variable ``a.lat``, so that the
+    compiler can take it from a column of the joined row."""
+    if isinstance(node, Attr) and isinstance(node.obj, Var) and node.obj.name in aliases:
+        return Var(f"{node.obj.name}.{node.name}", node.type)
+    if not dataclasses.is_dataclass(node):
+        return node
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            new = tuple(bind_aliases(v, aliases) for v in value)
+            if new != value:
+                changes[f.name] = new
+        elif dataclasses.is_dataclass(value):
+            new_node = bind_aliases(value, aliases)
+            if new_node is not value:
+                changes[f.name] = new_node
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def referenced(node: Node, alias: str) -> set[str]:
+    """The fields of the bound event ``alias`` that ``node`` reads."""
+    return {
+        n.name.split(".", 1)[1]
+        for n in walk(node)
+        if isinstance(n, Var) and n.name.startswith(alias + ".")
+    }
+
+
+class ConsecutiveSequenceKind(SqlKind):
+    """Two present steps, each event compared with the key's previous step-0 event
+    (``consecutive: true``), within a bound: one window function and one join.
+
+    The runtime keeps, per key, the latest event that met step 0; an event that meets step 1
+    against it completes the pair and ends it. In SQL: for each routed event, the latest step-0
+    event before it (in (time, type, id) order) is its partner; among the pairs whose condition
+    holds within the bound, each partner completes only its first."""
+
+    def supported(self) -> bool:
+        rule = self.rule
+        if not rule.consecutive or len(rule.steps) != 2 or rule.within is None:
+            return False
+        first, second = rule.steps
+        if second.absent or second.by is not None or first.absent:
+            return False
+        for t in set(first.key) | set(second.key):
+            keys = first.key.get(t) or second.key.get(t)
+            if len(keys or ()) != 1 or is_list(keys[0].type):
+                return False
+            other = second.key.get(t) if t in first.key else first.key.get(t)
+            if other is not None and [to_source(k) for k in other] != [to_source(k) for k in keys]:
+                return False
+        try:
+            self._pairs()
+        except NotImplementedError:
+            return False
+        return True
+
+    def _types(self) -> list[str]:
+        seen: list[str] = []
+        for step in self.rule.steps:
+            for pid in step.predicates:
+                t = self.run.plan.predicates[pid].type
+                if t not in seen:
+                    seen.append(t)
+        return seen
+
+    def _pairs(self) -> exp.Select:
+        """``(a_seq, a_type, b_seq, b_type)`` of every completed pair."""
+        run, rule = self.run, self.rule
+        first, second = rule.steps
+        alias = first.alias
+        aliases = frozenset({alias})
+        wheres = {t: bind_aliases(n, aliases) for t, n in second.where.items()}
+        a_fields = sorted({"time"} | {f for n in wheres.values() for f in referenced(n, alias)})
+        e_fields = sorted(
+            {n.name for w in wheres.values() for n in walk(w) if isinstance(n, Field)} | {"time"}
+        )
+        types = self._types()
+        union_cols: dict[str, str] = {}
+        for t in types:
+            for f in set(a_fields) | set(e_fields):
+                if f in run.event_types[t]:
+                    union_cols.setdefault(f, run.event_types[t][f])
+        compiler = run.prepared.compiler
+        parts = []
+        for t in types:
+            columns = run.event_types[t]
+            key_node = (first.key.get(t) or second.key.get(t))[0]
+            key = compiler.value(key_node, TableResolver("e", columns, t))
+            s0 = [p for p in first.predicates if run.plan.predicates[p].type == t]
+            s1 = [p for p in second.predicates if run.plan.predicates[p].type == t]
+
+            def member(pids: list[int]) -> exp.Expression:
+                if not pids:
+                    return exp.false()
+                hits = union_all([exp.select("_seq").from_(run.hit_table(p)) for p in pids])
+                return exp.In(this=col("_seq", "e"), query=exp.Subquery(this=hits))
+
+            fields = [
+                (col(f, "e") if f in columns else exp.cast(exp.null(), column_type(ft))).as_(f)
+                for f, ft in union_cols.items()
+            ]
+            parts.append(
+                exp.select(
+                    col("_seq", "e"),
+                    exp.Literal.string(t).as_("etype"),
+                    col("id", "e"),
+                    key.as_("k"),
+                    member(s0).as_("s0"),
+                    member(s1).as_("s1"),
+                    *fields,
+                )
+                .from_(exp.to_table(table_name(t)).as_("e"))
+                .where(exp.or_(member(s0), member(s1)))
+            )
+        routed = exp.select("*").from_(union_all(parts).subquery("u")).where("k IS NOT NULL")
+        order = "ORDER BY time, etype, id"
+        partner = exp.maybe_parse(
+            "last_value(CASE WHEN s0 THEN _seq END IGNORE NULLS) OVER (PARTITION BY k "
+            f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
+            dialect="duckdb",
+        )
+        windowed = exp.select("*", partner.as_("a_seq")).from_(routed.subquery("r"))
+        variables = {f"{alias}.{f}": col(f, "a") for f in a_fields}
+        conds = []
+        for t, node in wheres.items():
+            resolver = TableResolver("b", union_cols, t, variables)
+            conds.append(
+                exp.and_(
+                    exp.EQ(this=col("etype", "b"), expression=exp.Literal.string(t)),
+                    compiler.truth(node, resolver),
+                )
+            )
+        within = exp.Interval(
+            this=exp.Literal.string(str(int(rule.within.total_seconds()))), unit=exp.var("SECOND")
+        )
+        pairs = (
+            exp.select(
+                col("_seq", "a").as_("a_seq"),
+                col("etype", "a").as_("a_type"),
+                col("_seq", "b").as_("b_seq"),
+                col("etype", "b").as_("b_type"),
+                col("k", "b").as_("k"),
+                col("time", "b").as_("b_time"),
+                col("id", "b").as_("b_id"),
+            )
+            .from_(windowed.subquery("b"))
+            .join(routed.subquery("a"), on="a._seq = b.a_seq")
+            .where(
+                exp.and_(
+                    "b.s1",
+                    exp.LTE(
+                        this=col("time", "b"),
+                        expression=exp.Add(this=col("time", "a"), expression=within),
+                    ),
+                    exp.or_(*conds) if conds else exp.false(),
+                )
+            )
+        )
+        return (
+            exp.select("a_seq", "a_type", "b_seq", "b_type", "k")
+            .from_(pairs.subquery("p"))
+            .qualify("row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1")
+        )
+
+    def findings(
+        self, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        from fourin_rules.expr import compile_predicate
+        from fourin_rules.findings import event_ref
+        from fourin_rules.runtime.base import subjects_of
+
+        rule = self.rule
+        pairs = self.run.fetch(self._pairs())
+        by_type: dict[str, set[int]] = {}
+        for a_seq, a_type, b_seq, b_type, _k in pairs:
+            by_type.setdefault(a_type, set()).add(a_seq)
+            by_type.setdefault(b_type, set()).add(b_seq)
+        for etype, seqs in by_type.items():
+            self.run.events.fetch(etype, seqs)
+        subject_fn = compile_predicate(rule.subject)
+        a_alias, b_alias = rule.steps[0].alias, rule.steps[1].alias
+        out = []
+        for a_seq, _a_type, b_seq, _b_type, key in pairs:
+            a, b = self.run.events.cache[a_seq], self.run.events.cache[b_seq]
+            assert rule.within is not None
+            variables = {
+                a_alias: dict(a),
+                "key": key,
+                b_alias: dict(b),
+                "deadline": a["time"] + rule.within,
+            }
+            for subject in subjects_of(subject_fn(self.ctx({}, variables))):
+                out.append(
+                    make_finding(
+                        rule,
+                        self.env,
+                        subject_id=subject,
+                        start=a["time"],
+                        end=b["time"],
+                        evidence=[event_ref(a), event_ref(b)],
+                        ctx=self.ctx(b, {**variables, "subject": subject}),
+                        status="final",
+                    )
+                )
+        return out
+
+
+SQL_KINDS["sequence"] = ConsecutiveSequenceKind

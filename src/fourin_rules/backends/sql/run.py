@@ -24,6 +24,7 @@ import duckdb
 from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
+from fourin_rules.backends.sql.db import DuckDb, SqlEngine
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name
@@ -146,11 +147,13 @@ class ColumnarRun:
         env: RuleEnv,
         tz: str,
         con: duckdb.DuckDBPyConnection | None = None,
+        db: SqlEngine | None = None,
     ) -> None:
         self.plan = plan
         self.env = env
         self.tz = tz
         self.con = con or connect(tz)
+        self.db: SqlEngine = db or DuckDb(self.con)  # where the plan's queries run
         self.event_types = plan.event_types
         create_tables(self.con, self.event_types)
         self.prepared = prepare(self.con, plan, env)
@@ -212,7 +215,7 @@ class ColumnarRun:
         for pid in wanted:
             if pid in self.prepared.queries:
                 names = self.prepared.variables[pid]
-                rows = self.con.execute(f"SELECT * FROM {self.hit_table(pid)}").fetchall()
+                rows = self.fetch(exp.select("*").from_(self.hit_table(pid)))
                 self._hits[pid] = [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
         if in_python:
             found, errors = python_hits(self.plan, self.env, self.events, in_python)
@@ -233,41 +236,15 @@ class ColumnarRun:
         return table
 
     def create_temp(self, name: str, query: exp.Expression) -> None:
-        """``CREATE OR REPLACE TEMP TABLE name AS query``."""
-        create = exp.Create(
-            this=exp.to_table(name),
-            kind="TABLE",
-            replace=True,
-            expression=query,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        self.con.execute(create.sql(dialect="duckdb"))
+        self.db.create_temp(name, query)
 
     def create_temp_from(
         self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """A temp table of Python rows (passed as one list parameter per column)."""
-        select = exp.select(
-            *[
-                exp.Unnest(expressions=[exp.cast(exp.Placeholder(), f"{t}[]")]).as_(c)
-                for c, t in columns.items()
-            ]
-        )
-        if not rows:
-            select = select.where("FALSE")
-        create = exp.Create(
-            this=exp.to_table(name),
-            kind="TABLE",
-            replace=True,
-            expression=select,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        self.con.execute(
-            create.sql(dialect="duckdb"), [[r[i] for r in rows] for i in range(len(columns))]
-        )
+        self.db.create_temp_from(name, columns, rows)
 
     def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
-        return self.con.execute(query.sql(dialect="duckdb")).fetchall()
+        return self.db.fetch(query)
 
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one

@@ -1,0 +1,76 @@
+"""Where the plan's SQL runs: the few operations the columnar run needs of an SQL engine.
+
+The rule kinds build sqlglot trees and hand them to one of these; the tree is rendered in the
+engine's dialect here, and nowhere else. :class:`DuckDb` runs in-process; a Spark engine
+implements the same four methods over a ``SparkSession``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import duckdb
+from sqlglot import exp
+
+
+class SqlEngine(Protocol):
+    """An SQL engine holding the event, reference and hit tables of one run."""
+
+    dialect: str
+
+    def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        """Run a query; its rows."""
+        ...
+
+    def create_temp(self, name: str, query: exp.Expression) -> None:
+        """``CREATE OR REPLACE TEMP TABLE name AS query`` (or the engine's equivalent)."""
+        ...
+
+    def create_temp_from(
+        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """A temp table of Python rows; ``columns`` maps names to DuckDB type names."""
+        ...
+
+
+def temp_table(name: str, query: exp.Expression) -> exp.Create:
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="TABLE",
+        replace=True,
+        expression=query,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+class DuckDb:
+    """The in-process engine."""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        return self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+
+    def create_temp(self, name: str, query: exp.Expression) -> None:
+        self.con.execute(temp_table(name, query).sql(dialect=self.dialect))
+
+    def create_temp_from(
+        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        # One list parameter per column, unnested side by side: no row-by-row inserts.
+        select = exp.select(
+            *[
+                exp.Unnest(expressions=[exp.cast(exp.Placeholder(), f"{t}[]")]).as_(c)
+                for c, t in columns.items()
+            ]
+        )
+        if not rows:
+            select = select.where("FALSE")
+        self.con.execute(
+            temp_table(name, select).sql(dialect=self.dialect),
+            [[r[i] for r in rows] for i in range(len(columns))],
+        )

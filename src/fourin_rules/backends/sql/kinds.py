@@ -448,7 +448,7 @@ class ThresholdKind(SqlKind):
 
     def supported(self) -> bool:
         rule = self.rule
-        if rule.window not in ("day", "week", "calendar_month", "hopping") or rule.roster:
+        if rule.window not in ("day", "week", "calendar_month", "hopping"):
             return False
         if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
             return False
@@ -624,8 +624,39 @@ class ThresholdKind(SqlKind):
         resolver = TableResolver("g", {}, "", variables)
         return self.run.prepared.compiler.truth(self.rule.having, resolver)
 
-    def _grouped(self, entries: exp.Expression) -> exp.Select:
-        """Per window and subject: the aggregates (and run spans), filtered by ``having``."""
+    def _grouped(self, entries: exp.Expression, roster: bool = False) -> exp.Select:
+        """Per window and subject: the aggregates (and run spans), filtered by ``having``; with
+        ``roster``, the rows of ``_roster_w`` that had no entries are judged too (at the values
+        of an empty window) and entries before the first judged window are left out."""
+        grouped: exp.Expression = self._aggregated(entries)
+        if roster:
+            keys = ["wstart", "wend", "subject", "kind"]
+            empty = [
+                (
+                    exp.Literal.number(0)
+                    if agg in ("count", "sum", "distinct")
+                    else exp.Literal.number(0.0)
+                    if agg == "run_span"
+                    else exp.null()
+                ).as_(name)
+                for name, agg, _ in self.rule.values
+            ]
+            lonely = (
+                exp.select(*[col(k, "r") for k in keys], *empty)
+                .from_("_roster_w AS r")
+                .join("_agg AS a", using=keys, join_type="anti")
+            )
+            self.run.create_temp(
+                "_agg",
+                exp.select("*")
+                .from_(grouped.subquery("g1"))
+                .where("wstart >= (SELECT min(origin) FROM _origin)"),
+            )
+            grouped = exp.union(exp.select("*").from_("_agg"), lonely, distinct=False)
+        return exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+
+    def _aggregated(self, entries: exp.Expression) -> exp.Select:
+        """Per window and subject: the aggregates (and run spans)."""
         keys = ["wstart", "wend", "subject", "kind"]
         order = "time, etype, id, pid"
         spans = [i for i, (_, agg, _) in enumerate(self.rule.values) if agg == "run_span"]
@@ -662,7 +693,7 @@ class ThresholdKind(SqlKind):
                 ],
             ).from_(grouped.subquery("g0"))
             grouped = fixed
-        return exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+        return grouped
 
     # -- findings ----------------------------------------------------------------------------
     def findings(
@@ -670,8 +701,12 @@ class ThresholdKind(SqlKind):
     ) -> list[Finding]:
         run = self.run
         run.create_temp("_entries", self._entries())
-        grouped = self._grouped(exp.to_table("_entries").as_("x")).subquery("q")
-        passing = run.fetch(exp.select("wstart", "wend", "subject", "kind").from_(grouped))
+        if self.rule.roster:
+            self._load_roster(since or first, horizon)
+        grouped = self._grouped(exp.to_table("_entries").as_("x"), bool(self.rule.roster))
+        passing = run.fetch(
+            exp.select("wstart", "wend", "subject", "kind").from_(grouped.subquery("q"))
+        )
         if not passing:
             return []
         run.create_temp_from(
@@ -688,12 +723,57 @@ class ThresholdKind(SqlKind):
             exp.select("p.wstart", "p.wend", "p.subject", "p.kind", "e._seq", "e.pid")
             .from_("_pass AS p")
             .join("_entries AS e", using=["wstart", "wend", "subject", "kind"])
+            .where("e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE")
             .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
         )
-        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {tuple(p): [] for p in passing}
         for ws, we, subject, kind, seq, pid in rows:
             groups.setdefault((ws, we, subject, kind), []).append((seq, pid))
         return self._assemble(groups, horizon)
+
+    def _load_roster(self, origin_time: datetime, horizon: datetime) -> None:
+        """``_origin`` (the first judged window's start) and ``_roster_w``: every subject of the
+        roster in every window from there that ends by ``horizon`` (as the operator judges)."""
+        from fourin_rules.runtime.threshold import ROSTER_KIND
+
+        rule, cal = self.rule, self.env.calendar
+        day_start = cal.day_bounds(cal.local_date(origin_time))[0]
+        epoch = datetime(1970, 1, 5, tzinfo=cal.tz)
+        if rule.window == "hopping":
+            assert rule.hop_step is not None and rule.hop_size is not None
+            k = -((epoch - day_start) // rule.hop_step)
+            origin = epoch + k * rule.hop_step
+        else:
+            s, e = cal.period_bounds(day_start, rule.window)
+            origin = s if s >= day_start else e
+        kind = ROSTER_KIND[rule.roster or "cadres"]
+        rows: list[list[Any]] = []
+        start = origin
+        while True:
+            if rule.window == "hopping":
+                s, e = start, start + rule.hop_size
+            else:
+                s, e = cal.period_bounds(start, rule.window)
+            if e > horizon:
+                break
+            first, last = cal.local_date(s), cal.local_date(e - timedelta(microseconds=1))
+            members: set[str] = set()
+            for i in range((last - first).days + 1):
+                for a in self.env.roster(first + timedelta(days=i)):
+                    members.add(a["group_id"] if kind == "group" else a["cadre_id"])
+            rows.extend([s, e, m, kind] for m in sorted(members))
+            start = s + rule.hop_step if rule.window == "hopping" else e
+        self.run.create_temp_from("_origin", {"origin": "TIMESTAMPTZ"}, [[origin]])
+        self.run.create_temp_from(
+            "_roster_w",
+            {
+                "wstart": "TIMESTAMPTZ",
+                "wend": "TIMESTAMPTZ",
+                "subject": "VARCHAR",
+                "kind": "VARCHAR",
+            },
+            rows,
+        )
 
     def _assemble(
         self, groups: dict[tuple[Any, ...], list[tuple[int, int]]], horizon: datetime
@@ -704,11 +784,14 @@ class ThresholdKind(SqlKind):
         rule = self.rule
         inputs = [compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values]
         having = compile_predicate(rule.having)
-        pids = {pid for members in groups.values() for _, pid in members}
+        wanted: dict[int, set[int]] = {}
+        for members in groups.values():
+            for seq, pid in members:
+                wanted.setdefault(pid, set()).add(seq)
         hit_vars = {
             (seq, pid): variables
-            for pid, hits in self.run.hits(pids).items()
-            for seq, variables in hits
+            for pid, seqs in wanted.items()
+            for seq, variables in self.run.hit_rows(pid, seqs)
         }
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
         by_type: dict[str, set[int]] = {}

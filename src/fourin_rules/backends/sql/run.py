@@ -235,6 +235,15 @@ class ColumnarRun:
                     table.add(event, ex.who[ptype])
         return table
 
+    def use(self, db: SqlEngine) -> None:
+        """Run the plan's queries on ``db`` from now on (call it after loading): an engine with
+        storage of its own first copies this connection's tables (``db.attach(con)``)."""
+        attach = getattr(db, "attach", None)
+        if attach is not None:
+            attach(self.con)
+        self.db = db
+        self._hit_tables.clear()
+
     def create_temp(self, name: str, query: exp.Expression) -> None:
         self.db.create_temp(name, query)
 
@@ -245,6 +254,20 @@ class ColumnarRun:
 
     def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
         return self.db.fetch(query)
+
+    def hit_rows(self, pid: int, seqs: Iterable[int]) -> list[tuple[int, dict[str, Any]]]:
+        """The hits ``(seq, variables)`` of predicate ``pid`` on these events only."""
+        if pid in self._hits or pid in self.prepared.unsupported:
+            wanted = set(seqs)
+            return [h for h in self.hits([pid])[pid] if h[0] in wanted]
+        names = self.prepared.variables[pid]
+        self.create_temp_from("_want", {"_seq": "BIGINT"}, [[s] for s in sorted(set(seqs))])
+        query = (
+            exp.select("h.*")
+            .from_(f"{self.hit_table(pid)} AS h")
+            .join("_want AS w", using=["_seq"])
+        )
+        return [(r[0], dict(zip(names, r[1:], strict=True))) for r in self.fetch(query)]
 
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one

@@ -1057,3 +1057,186 @@ class ConsecutiveSequenceKind(SqlKind):
 
 
 SQL_KINDS["sequence"] = ConsecutiveSequenceKind
+
+
+class SlidingKind(ThresholdKind):
+    """Threshold over a sliding window (``sliding:60d``) that starts afresh after each finding.
+
+    Until a key's first finding its windows are plain sliding windows, so SQL finds, per key,
+    the first entry whose preceding window passes ``having`` (a self-join over the window and
+    the aggregates). Keys without one have no finding at all; the few keys with one are replayed
+    in Python from their first event, with the restart semantics of the incremental operator."""
+
+    SQL_AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max")
+
+    def supported(self) -> bool:
+        rule = self.rule
+        if rule.window != "sliding" or rule.roster or rule.exemptions or rule.sliding is None:
+            return False
+        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
+            return False
+        try:
+            self._fires(exp.to_table("_entries").as_("x"))
+        except NotImplementedError:
+            return False
+        return True
+
+    def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
+        base = [
+            "s._seq",
+            "s.etype",
+            "s.id",
+            "s.time",
+            "s.pid",
+            "s.subject",
+            kind.as_("kind"),
+            *[f"s.v{i}" for i in range(len(self._inputs()))],
+            col("time", "s").as_("wstart"),
+            col("time", "s").as_("wend"),
+        ]
+        return exp.select(*base).from_(source).where("s.subject IS NOT NULL AND s.subject <> ''")
+
+    def _fires(self, entries: exp.Expression) -> exp.Select:
+        """``(subject, kind)`` of every key whose plain sliding window passes ``having`` once."""
+        assert self.rule.sliding is not None
+        ordered = exp.select(
+            "x.*",
+            "row_number() OVER (PARTITION BY subject, kind ORDER BY time, etype, id, pid) AS _o",
+        ).from_(entries)
+        span = exp.Interval(
+            this=exp.Literal.string(str(int(self.rule.sliding.total_seconds()))),
+            unit=exp.var("SECOND"),
+        )
+        joined = (
+            exp.select(
+                col("subject", "e"),
+                col("kind", "e"),
+                col("_o", "e"),
+                col("time", "e").as_("wstart"),
+                col("time", "e").as_("wend"),
+                *[col(f"v{i}", "w").as_(f"v{i}") for i in range(len(self._inputs()))],
+            )
+            .from_(ordered.subquery("e"))
+            .join(
+                ordered.subquery("w"),
+                on=exp.and_(
+                    "w.subject = e.subject",
+                    "w.kind = e.kind",
+                    "w._o <= e._o",
+                    exp.GT(
+                        this=col("time", "w"),
+                        expression=exp.Sub(this=col("time", "e"), expression=span),
+                    ),
+                ),
+            )
+        )
+        keys = ["subject", "kind", "_o", "wstart", "wend"]
+        grouped = exp.select(*keys, *self._aggregates()).from_(joined.subquery("j")).group_by(*keys)
+        passing = exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+        return exp.select("subject", "kind").from_(passing.subquery("p")).distinct()
+
+    def findings(
+        self, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        run = self.run
+        run.create_temp("_entries", self._entries())
+        keys = run.fetch(self._fires(exp.to_table("_entries").as_("x")))
+        if not keys:
+            return []
+        run.create_temp_from("_keys", {"subject": "VARCHAR", "kind": "VARCHAR"}, keys)
+        rows = run.fetch(
+            exp.select("e.subject", "e.kind", "e._seq", "e.pid")
+            .from_("_entries AS e")
+            .join("_keys AS k", using=["subject", "kind"])
+            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid")
+        )
+        return self._replay_keys(rows)
+
+    def _replay_keys(self, rows: list[tuple[Any, ...]]) -> list[Finding]:
+        from fourin_rules.expr import compile_predicate
+        from fourin_rules.runtime.threshold import _Entry, aggregate
+
+        rule = self.rule
+        assert rule.sliding is not None
+        inputs = [compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values]
+        having = compile_predicate(rule.having)
+        wanted: dict[int, set[int]] = {}
+        by_type: dict[str, set[int]] = {}
+        for _s, _k, seq, pid in rows:
+            wanted.setdefault(pid, set()).add(seq)
+            by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
+        hit_vars = {
+            (seq, pid): variables
+            for pid, seqs in wanted.items()
+            for seq, variables in self.run.hit_rows(pid, seqs)
+        }
+        for etype, seqs in by_type.items():
+            self.run.events.fetch(etype, seqs)
+        out: list[Finding] = []
+        window: deque[_Entry] = deque()
+        current: tuple[str, str] | None = None
+        fired: datetime | None = None
+        for subject, kind, seq, pid in rows:
+            if (subject, kind) != current:
+                current, fired = (subject, kind), None
+                window.clear()
+            ptype = self.run.plan.predicates[pid].type
+            event = self.run.events.cache[seq]
+            ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
+            entry = _Entry(
+                event["time"],
+                (ptype, event["id"]),
+                [fn(ctx) if fn is not None else None for fn in inputs],
+                event,
+            )
+            window.append(entry)
+            floor = entry.time - rule.sliding
+            while window and (
+                window[0].time <= floor or (fired is not None and window[0].time <= fired)
+            ):
+                window.popleft()
+            if not window:
+                continue
+            entries = list(window)
+            values = {
+                name: aggregate(agg, [e.inputs[i] for e in entries])
+                for i, (name, agg, _) in enumerate(rule.values)
+            }
+            variables = {
+                **values,
+                "subject": subject,
+                "window_start": entry.time,
+                "window_end": entry.time,
+            }
+            if not having(self.ctx({}, variables)):
+                continue
+            out.append(
+                make_finding(
+                    rule,
+                    self.env,
+                    subject_id=subject,
+                    start=entries[0].time,
+                    end=entries[-1].time,
+                    evidence=[e.ref for e in entries],
+                    ctx=self.ctx(entries[-1].event, variables),
+                    status="final",
+                    negative_evidence=self.exemption_note(),
+                    facts=dict(values),
+                    subject_kind=kind,
+                )
+            )
+            fired = entry.time
+            window.clear()
+        return out
+
+
+class _ThresholdKinds(SqlKind):
+    """Chooses the threshold decider by window."""
+
+    def __new__(cls, run: ColumnarRun, rule: RulePlan) -> SqlKind:  # type: ignore[misc]
+        if rule.window == "sliding":
+            return SlidingKind(run, rule)
+        return ThresholdKind(run, rule)
+
+
+SQL_KINDS["threshold"] = _ThresholdKinds

@@ -98,9 +98,10 @@ def run(
     backend: Annotated[
         str,
         typer.Option(
-            help="durable (default), python, or duckdb (columnar: DuckDB runs the plan as SQL)."
+            help="duckdb (default: columnar, DuckDB runs the plan as SQL), durable "
+            "(durable_rules, the incremental engine) or python (the reference matcher)."
         ),
-    ] = "durable",
+    ] = "duckdb",
     since: Annotated[
         str | None, typer.Option(help="First day to judge absence from (default: first event).")
     ] = None,

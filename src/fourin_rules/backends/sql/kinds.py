@@ -453,13 +453,21 @@ class ThresholdKind(SqlKind):
         if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
             return False
         try:
-            self._grouped(self._entries().subquery("x"))
+            self._entries()
+            self._having()
         except NotImplementedError:
             return False
         return True
 
     # -- SQL ---------------------------------------------------------------------------------
     def _entries(self) -> exp.Expression:
+        """The entries query (built once: ``supported`` builds it to test it compiles)."""
+        cached = self.__dict__.get("_entries_query")
+        if cached is None:
+            cached = self.__dict__["_entries_query"] = self._build_entries()
+        return cached
+
+    def _build_entries(self) -> exp.Expression:
         """``(_seq, etype, id, time, ord, subject, kind, wstart, wend, v0, v1 ...)``: one row
         per hit, subject and window."""
         run, rule = self.run, self.rule
@@ -900,7 +908,7 @@ class ConsecutiveSequenceKind(SqlKind):
             if other is not None and [to_source(k) for k in other] != [to_source(k) for k in keys]:
                 return False
         try:
-            self._pairs()
+            self.__dict__["_pairs_query"] = self._pairs()
         except NotImplementedError:
             return False
         return True
@@ -1021,7 +1029,7 @@ class ConsecutiveSequenceKind(SqlKind):
         from fourin_rules.runtime.base import subjects_of
 
         rule = self.rule
-        pairs = self.run.fetch(self._pairs())
+        pairs = self.run.fetch(self.__dict__.get("_pairs_query") or self._pairs())
         by_type: dict[str, set[int]] = {}
         for a_seq, a_type, b_seq, b_type, _k in pairs:
             by_type.setdefault(a_type, set()).add(a_seq)
@@ -1076,7 +1084,8 @@ class SlidingKind(ThresholdKind):
         if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
             return False
         try:
-            self._fires(exp.to_table("_entries").as_("x"))
+            self._entries()
+            self._having()
         except NotImplementedError:
             return False
         return True

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fourin_rules.engine import Engine
 from fourin_rules.packs.loader import load_packs
 from fourin_rules.packs.testing import iter_cases, run_case
-from test_engine import REFERENCE, streams
+from test_engine import CADRES, REFERENCE, _ts, streams
 
 ROOT = Path(__file__).parents[1]
 COUNTY = ROOT / "examples" / "county"
@@ -67,3 +68,114 @@ def test_random_streams_give_identical_findings(
 def test_a_session_on_the_duckdb_engine_streams_on_durable_rules(pair: dict[str, Engine]) -> None:
     session = pair["duckdb"].session()
     assert session.processor.matcher.name == "durable"
+
+
+PLACES = {  # (lat, lon): in a township, at a village, at home, far away
+    "T01": (33.2, 115.7),
+    "T02": (33.3, 115.9),
+    "V01": (33.22, 115.72),
+    "home": (33.1, 115.6),
+    "far": (33.8, 116.4),
+}
+
+
+@st.composite
+def located_streams(draw: st.DrawFn) -> list[dict]:
+    """Two weeks of located sightings, visits, ratings, complaints and trips for a few cadres:
+    the kinds the first strategy misses (run spans, consecutive sightings, sliding windows,
+    roster windows of groups)."""
+    n = draw(st.integers(min_value=1, max_value=60))
+    events: list[dict] = []
+    for i in range(n):
+        kind = draw(
+            st.sampled_from(["checkin", "card_txn", "visit", "rating", "complaint", "trip"])
+        )
+        cadre = draw(st.sampled_from(CADRES))
+        day = draw(st.integers(min_value=2, max_value=15))
+        minute = draw(st.integers(min_value=7 * 60, max_value=19 * 60))
+        t = _ts(day, minute)
+        eid = f"x{i}"
+        lat, lon = PLACES[draw(st.sampled_from(sorted(PLACES)))]
+        if kind == "checkin":
+            events.append(
+                {"type": "checkin", "id": eid, "time": t, "cadre_id": cadre, "lat": lat, "lon": lon}
+            )
+        elif kind == "card_txn":
+            events.append(
+                {
+                    "type": "card_txn",
+                    "id": eid,
+                    "time": t,
+                    "cadre_id": cadre,
+                    "amount_cny": 20,
+                    "merchant_name": "早餐",
+                    "mcc": "5812",
+                    "lat": lat,
+                    "lon": lon,
+                }
+            )
+        elif kind == "visit":
+            events.append(
+                {
+                    "type": "visit",
+                    "id": eid,
+                    "time": t,
+                    "end": _ts(day, minute + draw(st.sampled_from([5, 15, 60]))),
+                    "cadre_id": cadre,
+                    "group_id": draw(st.sampled_from(["G1", "G2"])),
+                    "target_id": draw(st.sampled_from(["V01", "V02", "E01"])),
+                    "target_kind": draw(st.sampled_from(["village", "enterprise"])),
+                    "photos_n": draw(st.sampled_from([0, 3, 15])),
+                    "accompanying_staff_n": draw(st.sampled_from([0, 2, 4])),
+                }
+            )
+        elif kind == "rating":
+            events.append(
+                {
+                    "type": "rating",
+                    "id": eid,
+                    "time": t,
+                    "cadre_id": cadre,
+                    "score": draw(st.sampled_from([1, 2, 5])),
+                    "dimension": draw(st.sampled_from(["conduct", "integration", "obedience"])),
+                }
+            )
+        elif kind == "complaint":
+            events.append(
+                {
+                    "type": "complaint",
+                    "id": eid,
+                    "time": t,
+                    "subject_cadre_ids": [cadre],
+                    "complainant_id": draw(st.sampled_from(["P1", "P2", "P3"])),
+                    "category": draw(
+                        st.sampled_from(["arrogance", "interference", "harm_to_public", "other"])
+                    ),
+                    "verified": draw(st.sampled_from(["substantiated", "unverified", "unfounded"])),
+                }
+            )
+        else:
+            events.append(
+                {
+                    "type": "vehicle_trip",
+                    "id": eid,
+                    "time": t,
+                    "plate": draw(st.sampled_from(["皖K-T0101", "皖K-D0001"])),
+                    "passenger_ids": [cadre],
+                    "km": 12,
+                }
+            )
+    return events
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(events=located_streams())
+def test_random_located_streams_give_identical_findings(
+    pair: dict[str, Engine], events: list[dict]
+) -> None:
+    until = "2026-03-15"
+    expected = pair["durable"].run(events, until=until)
+    got = pair["duckdb"].run(events, until=until)
+    assert _dump(got.findings) == _dump(expected.findings)

@@ -157,19 +157,20 @@ def _assignment_rows(env: RuleEnv) -> list[list[Any]]:
     )
     out = []
     for i, a in enumerate(rows):
-        later = [
-            b["start"]
-            for b in rows[i + 1 :]
-            if b["cadre_id"] == a["cadre_id"] and b["start"] > a["start"]
-        ]
-        shadowed = any(
-            b["cadre_id"] == a["cadre_id"] and b["start"] == a["start"] for b in rows[i + 1 :]
-        )
-        if shadowed:  # bisect_right picks the last of equal starts: this one is never found
+        # Rows are sorted by (cadre, start): the same cadre's later rows follow at once.
+        j = i + 1
+        while (
+            j < len(rows)
+            and rows[j]["cadre_id"] == a["cadre_id"]
+            and rows[j]["start"] == a["start"]
+        ):
+            j += 1
+        if j > i + 1:  # bisect_right picks the last of equal starts: this one is never found
             continue
+        nxt = rows[j] if j < len(rows) and rows[j]["cadre_id"] == a["cadre_id"] else None
         eff_to = a["end"]
-        if later:
-            stop = min(later) - timedelta(days=1)
+        if nxt is not None:
+            stop = nxt["start"] - timedelta(days=1)
             eff_to = stop if eff_to is None else min(eff_to, stop)
         if eff_to is not None and eff_to < a["start"]:
             continue

@@ -45,7 +45,7 @@ def prepare(n_events: int, workdir: Path, seed: int) -> tuple[Path, Path, int]:
     cadres = max(10, math.ceil(n_events / EVENTS_PER_CADRE_YEAR))
     workdir.mkdir(parents=True, exist_ok=True)
     ref = workdir / f"reference-{cadres}-{seed}.json"
-    events = workdir / f"events-{n_events}-{seed}.jsonl"
+    events = workdir / f"events-{n_events}-{cadres}-{seed}.jsonl"  # the reference it fits
     if not ref.exists():
         ref.write_text(
             json.dumps(stream.reference(cadres, seed), ensure_ascii=False), encoding="utf-8"

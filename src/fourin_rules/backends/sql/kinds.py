@@ -706,7 +706,15 @@ class ThresholdKind(SqlKind):
                 .where("wstart >= (SELECT min(origin) FROM _origin)"),
             )
             grouped = exp.union(exp.select("*").from_("_agg"), lonely, distinct=False)
-        return exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+        return self._filtered(grouped)
+
+    def _filtered(self, grouped: exp.Expression) -> exp.Select:
+        """The groups that pass ``having``; its reference lookups (``target_share`` ...)
+        hoisted, so each is one join rather than a subquery per group."""
+        [having], source = hoist(
+            [self._having()], exp.select("g.*").from_(grouped.subquery("g")), "g"
+        )
+        return exp.select("g.*").from_(source.subquery("g")).where(having)
 
     def _aggregated(self, entries: exp.Expression) -> exp.Select:
         """Per window and subject: the aggregates (and run spans)."""
@@ -1186,7 +1194,7 @@ class SlidingKind(ThresholdKind):
         )
         keys = ["subject", "kind", "_o", "wstart", "wend"]
         grouped = exp.select(*keys, *self._aggregates()).from_(joined.subquery("j")).group_by(*keys)
-        passing = exp.select("g.*").from_(grouped.subquery("g")).where(self._having())
+        passing = self._filtered(grouped)
         return exp.select("subject", "kind").from_(passing.subquery("p")).distinct()
 
     def findings(

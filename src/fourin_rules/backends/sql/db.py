@@ -53,10 +53,10 @@ class DuckDb:
         self.con = con
 
     def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
-        return self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+        return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
     def create_temp(self, name: str, query: exp.Expression) -> None:
-        self.con.execute(temp_table(name, query).sql(dialect=self.dialect))
+        self.con.execute(temp_table(name, query).sql(dialect=self.dialect, copy=False))
 
     def create_temp_from(
         self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]

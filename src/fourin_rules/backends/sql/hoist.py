@@ -40,10 +40,10 @@ def hoist(
             names[text] = f"_h{counter}"
             columns.append(sub.copy().as_(names[text], quoted=True))
         source = exp.select(exp.column(exp.Star(), table=alias), *columns).from_(
-            source.subquery(alias)
+            source.subquery(alias, copy=False), copy=False
         )
 
-        outputs = [out.transform(_swap, names, alias) for out in outputs]
+        outputs = [out.transform(_swap, names, alias, copy=False) for out in outputs]
     return outputs, source
 
 

@@ -20,6 +20,7 @@ from sqlglot import exp
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
 from fourin_rules.backends.sql.schema import column_type, table_name
+from fourin_rules.backends.sql.sqltree import col, union_all
 from fourin_rules.expr import EvalContext, to_source
 from fourin_rules.expr.nodes import Attr, Field, Node, Var, walk
 from fourin_rules.findings import make_finding
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 Ref = tuple[str, str]
 
 _TRUNC = {"day": "day", "duty_day": "day", "week": "week", "calendar_month": "month"}
-
-
-def col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table, quoted=True)
 
 
 def local_day(t: exp.Expression) -> exp.Expression:
@@ -67,13 +64,6 @@ def to_seconds(t: Any) -> float:
 
 def seconds(t: Any) -> exp.Literal:
     return exp.Literal.number(to_seconds(t))
-
-
-def union_all(parts: list[exp.Select]) -> exp.Expression:
-    out: exp.Expression = parts[0]
-    for part in parts[1:]:
-        out = exp.union(out, part, distinct=False)
-    return out
 
 
 def subjects_column(

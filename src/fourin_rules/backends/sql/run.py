@@ -28,6 +28,7 @@ from fourin_rules.backends.sql.db import DuckDb, SqlEngine
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name
+from fourin_rules.backends.sql.sqltree import union_all
 from fourin_rules.backends.sql.tables import create_tables, insert_events
 from fourin_rules.model.finding import Finding
 from fourin_rules.plan import Plan, RulePlan
@@ -179,30 +180,34 @@ class ColumnarRun:
             tz=self.tz,
             start_seq=self.next_seq,
         )
-        self.next_seq = self.con.execute(
-            "SELECT coalesce(max(s), -1) + 1 FROM ("
-            + " UNION ALL ".join(
-                f"SELECT max(_seq) AS s FROM {table_name(t)}" for t in self.event_types
-            )
-            + ")"
-        ).fetchone()[0]
+        (last,) = self._over_tables(["max(_seq) AS s"], ["coalesce(max(s), -1) + 1"])[0]
+        self.next_seq = last
         return result
 
     def time_span(self) -> tuple[datetime | None, datetime | None]:
         """The earliest and newest event time over every table."""
-        parts = " UNION ALL ".join(
-            f"SELECT min(time) AS lo, max(time) AS hi FROM {table_name(t)}"
-            for t in self.event_types
-        )
-        lo, hi = self.con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchone()
+        lo, hi = self._over_tables(["min(time) AS lo", "max(time) AS hi"], ["min(lo)", "max(hi)"])[
+            0
+        ]
         return lo, hi
 
     def years(self) -> set[int]:
         """The local years the events fall in (each must be known to the duty calendar)."""
-        parts = " UNION ".join(
-            f"SELECT DISTINCT year(time) AS y FROM {table_name(t)}" for t in self.event_types
+        return {y for (y,) in self._over_tables(["year(time) AS y"], ["y"], distinct=True)}
+
+    def _over_tables(
+        self, per_table: list[str], overall: list[str], distinct: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """``SELECT overall FROM (SELECT per_table FROM ev_a UNION ALL ...)`` on the loaded
+        tables (DuckDB, where the files were read)."""
+        parts = [
+            exp.select(*per_table).from_(table_name(t)).distinct(distinct=distinct)
+            for t in self.event_types
+        ]
+        query = (
+            exp.select(*overall).from_(union_all(parts).subquery("t")).distinct(distinct=distinct)
         )
-        return {row[0] for row in self.con.execute(parts).fetchall()}
+        return self.con.execute(query.sql(dialect="duckdb")).fetchall()
 
     # -- evaluation ---------------------------------------------------------------------------
     def hits(self, pids: Iterable[int]) -> Hits:

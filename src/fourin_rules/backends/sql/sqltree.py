@@ -1,0 +1,20 @@
+"""Small builders of sqlglot trees shared by the columnar run and the rule kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column, optionally of a table alias."""
+    return exp.column(name, table=table, quoted=True)
+
+
+def union_all(parts: Sequence[exp.Expression]) -> exp.Expression:
+    """``parts[0] UNION ALL parts[1] ...``."""
+    out: exp.Expression = parts[0]
+    for part in parts[1:]:
+        out = exp.union(out, part, distinct=False)
+    return out

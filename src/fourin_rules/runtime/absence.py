@@ -9,11 +9,64 @@ from typing import TYPE_CHECKING, Any
 
 from fourin_rules.backends.base import Hit
 from fourin_rules.findings import event_ref, make_finding
-from fourin_rules.plan import RulePlan
-from fourin_rules.runtime.base import Operator, Ref, raise_to, subjects_of
+from fourin_rules.model.finding import Finding
+from fourin_rules.plan import RulePlan, SlotPlan
+from fourin_rules.runtime.base import Operator, Ref, RuleScope, raise_to, subjects_of
 
 if TYPE_CHECKING:
     from fourin_rules.runtime.processor import Processor
+
+
+def missing_note(day: date, slot: SlotPlan, found: int) -> str:
+    """What was searched for in a slot and not found (enough of), in Chinese and English."""
+    got = f"，仅{found}条" if found else ""
+    return (
+        f"{day.isoformat()} {slot.label_zh}：未找到{got} / "
+        f"{slot.label_en} on {day.isoformat()}: "
+        f"{'only ' + str(found) if found else 'none'} found (need {slot.min_count})"
+    )
+
+
+def absence_finding(
+    scope: RuleScope,
+    subject: str,
+    assignment: Mapping[str, Any],
+    period: tuple[datetime, datetime, date],
+    missing: list[tuple[SlotPlan, list[Ref]]],
+    present: list[Ref],
+    severity: str,
+    status: str,
+) -> Finding:
+    """The finding of a subject absent in a period: ``missing`` holds each slot short of its
+    minimum with the events found in it; ``present`` the events of the slots that were met."""
+    start, end, day = period
+    negative = [missing_note(day, slot, len(refs)) for slot, refs in missing]
+    negative.extend(scope.exemption_note())
+    variables = {
+        "subject": subject,
+        "assignment": assignment,
+        "day": day,
+        "period_start": start,
+        "period_end": end,
+        "missing": "、".join(slot.label_zh for slot, _ in missing),
+        "missing_en": "; ".join(slot.label_en for slot, _ in missing),
+    }
+    return make_finding(
+        scope.rule,
+        scope.env,
+        subject_id=subject,
+        start=start,
+        end=end,
+        evidence=[*present, *(r for _, refs in missing for r in refs)],
+        ctx=scope.ctx({}, variables),
+        severity=severity,
+        negative_evidence=negative,
+        status=status,
+        facts={
+            "missing": [slot.name for slot, _ in missing],
+            "township_id": assignment.get("township_id"),
+        },
+    )
 
 
 class AbsenceOperator(Operator):
@@ -146,41 +199,15 @@ class AbsenceOperator(Operator):
                 marks.popleft()
             if len(marks) >= rep[0]:
                 severity = raise_to(severity, rep[2])
-        day = days[0]
-        negative = []
-        for slot, _s, _e, refs in missing:
-            found = f"，仅{len(refs)}条" if refs else ""
-            negative.append(
-                f"{day.isoformat()} {slot.label_zh}：未找到{found} / "
-                f"{slot.label_en} on {day.isoformat()}: "
-                f"{'only ' + str(len(refs)) if refs else 'none'} found (need {slot.min_count})"
-            )
-            present.extend(refs)
-        negative.extend(self.exemption_note())
-        variables = {
-            "subject": subject,
-            "assignment": assignment,
-            "day": day,
-            "period_start": start,
-            "period_end": end,
-            "missing": "、".join(m[0].label_zh for m in missing),
-            "missing_en": "; ".join(m[0].label_en for m in missing),
-        }
         self.proc.emit(
-            make_finding(
-                self.rule,
-                self.env,
-                subject_id=subject,
-                start=start,
-                end=end,
-                evidence=present,
-                ctx=self.ctx({}, variables),
-                severity=severity,
-                negative_evidence=negative,
-                status=status,
-                facts={
-                    "missing": [m[0].name for m in missing],
-                    "township_id": assignment.get("township_id"),
-                },
+            absence_finding(
+                self,
+                subject,
+                assignment,
+                (start, end, days[0]),
+                [(slot, refs) for slot, _s, _e, refs in missing],
+                present,
+                severity,
+                status,
             )
         )

@@ -18,6 +18,7 @@ from typing import Any
 from fourin_rules.backends.base import Matcher, RuleError
 from fourin_rules.model.finding import Finding
 from fourin_rules.plan import Plan, RulePlan
+from fourin_rules.runtime.base import covers
 from fourin_rules.runtime.env import RuleEnv
 from fourin_rules.runtime.operators import OPERATORS, Operator
 
@@ -231,10 +232,7 @@ class Processor:
             for ex_start, ex_end, ref in self.exemptions.get((rule.rule_id, k), {}).get(
                 subject, ()
             ):
-                if start == end:
-                    if ex_start <= start <= ex_end:
-                        return ref
-                elif ex_start < end and ex_end > start:
+                if covers(ex_start, ex_end, start, end):
                     return ref
         return None
 

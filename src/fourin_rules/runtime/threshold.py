@@ -67,11 +67,11 @@ def aggregate(name: str, values: list[Any]) -> Any:
     raise ValueError(name)  # pragma: no cover - the plan checks aggregate names
 
 
-def _longest_run(entries: list[_Entry], i: int) -> tuple[float, list[_Entry]]:
+def _longest_run(entries: list[Entry], i: int) -> tuple[float, list[Entry]]:
     """Minutes from the first to the last event of the longest run of consecutive events (in
     time order) whose value ``i`` holds, and that run."""
-    best: tuple[float, list[_Entry]] = (0.0, [])
-    run: list[_Entry] = []
+    best: tuple[float, list[Entry]] = (0.0, [])
+    run: list[Entry] = []
     for entry in entries:
         if entry.inputs[i]:
             run.append(entry)
@@ -83,8 +83,23 @@ def _longest_run(entries: list[_Entry], i: int) -> tuple[float, list[_Entry]]:
     return best
 
 
+def window_values(rule: RulePlan, entries: list[Entry]) -> tuple[dict[str, Any], list[Entry]]:
+    """A window's aggregates, and the events that make them: all of them, or the run that a
+    ``run_span`` measured."""
+    values: dict[str, Any] = {}
+    focus = entries
+    for i, (name, agg, _) in enumerate(rule.values):
+        if agg == "run_span":
+            values[name], run = _longest_run(entries, i)
+            if run:
+                focus = run
+        else:
+            values[name] = aggregate(agg, [e.inputs[i] for e in entries])
+    return values, focus
+
+
 @dataclass
-class _Entry:
+class Entry:
     time: datetime
     ref: Ref
     inputs: list[Any]
@@ -106,8 +121,8 @@ class ThresholdOperator(Operator):
             compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values
         ]
         self.having = compile_predicate(rule.having)
-        self.buckets: dict[Key, list[_Entry]] = {}
-        self.sliding: dict[tuple[str, str], deque[_Entry]] = {}
+        self.buckets: dict[Key, list[Entry]] = {}
+        self.sliding: dict[tuple[str, str], deque[Entry]] = {}
         self.last_fired: dict[tuple[str, str], datetime] = {}
         self.next_start: datetime | None = None  # rosters: the next window to judge
         self._ends: list[tuple[datetime, Key]] = []  # bucket ends, so deciding skips open ones
@@ -147,7 +162,7 @@ class ThresholdOperator(Operator):
         inputs = [fn(ctx) if fn is not None else None for fn in self.inputs]
         for subject in subjects_of(self.subject(ctx)):
             kind = (self.kind(ctx) if self.kind else None) or self.rule.subject_kind
-            entry = _Entry(event["time"], event_ref(event), inputs, event)
+            entry = Entry(event["time"], event_ref(event), inputs, event)
             if self.rule.window == "sliding":
                 self._slide((subject, kind), entry)
                 continue
@@ -162,21 +177,10 @@ class ThresholdOperator(Operator):
                 bucket.append(entry)
 
     # -- decisions ---------------------------------------------------------------------------------
-    def _values(self, entries: list[_Entry]) -> tuple[dict[str, Any], list[_Entry]]:
-        """The aggregates, and the events that make them: all of them, or the run that a
-        ``run_span`` measured."""
-        values: dict[str, Any] = {}
-        focus = entries
-        for i, (name, agg, _) in enumerate(self.rule.values):
-            if agg == "run_span":
-                values[name], run = _longest_run(entries, i)
-                if run:
-                    focus = run
-            else:
-                values[name] = aggregate(agg, [e.inputs[i] for e in entries])
-        return values, focus
+    def _values(self, entries: list[Entry]) -> tuple[dict[str, Any], list[Entry]]:
+        return window_values(self.rule, entries)
 
-    def _check(self, key: Key, entries: list[_Entry], status: str) -> bool:
+    def _check(self, key: Key, entries: list[Entry], status: str) -> bool:
         start, end, subject, kind = key
         values, entries = self._values(entries)
         variables = {**values, "subject": subject, "window_start": start, "window_end": end}
@@ -205,7 +209,7 @@ class ThresholdOperator(Operator):
         )
         return True
 
-    def _slide(self, key: tuple[str, str], entry: _Entry) -> None:
+    def _slide(self, key: tuple[str, str], entry: Entry) -> None:
         assert self.rule.sliding is not None
         window = self.sliding.setdefault(key, deque())
         window.append(entry)

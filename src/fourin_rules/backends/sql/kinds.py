@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +20,15 @@ from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
 from fourin_rules.backends.sql.schema import column_type, table_name
 from fourin_rules.backends.sql.sqltree import col, union_all
-from fourin_rules.expr import EvalContext, to_source
+from fourin_rules.expr import to_source
 from fourin_rules.expr.nodes import Attr, Field, Node, Var, walk
 from fourin_rules.findings import make_finding
 from fourin_rules.model.finding import Finding
 from fourin_rules.model.types import is_list
 from fourin_rules.plan import RulePlan
-from fourin_rules.runtime.base import raise_to
+from fourin_rules.runtime.absence import absence_finding
+from fourin_rules.runtime.base import RuleScope, raise_to
+from fourin_rules.runtime.threshold import Entry, window_values
 
 if TYPE_CHECKING:
     from fourin_rules.backends.sql.run import ColumnarRun
@@ -79,15 +80,12 @@ def subjects_column(
     return col(field, table), None
 
 
-class SqlKind:
+class SqlKind(RuleScope):
     """Base of the SQL deciders."""
 
     def __init__(self, run: ColumnarRun, rule: RulePlan) -> None:
+        super().__init__(rule, run.env, run.plan.lists)
         self.run = run
-        self.rule = rule
-        self.env = run.env
-        self.params = dict(rule.params)
-        self.lists = {k: tuple(v) for k, v in run.plan.lists.get(rule.pack_id, {}).items()}
 
     def supported(self) -> bool:
         return False
@@ -96,17 +94,6 @@ class SqlKind:
         self, *, first: datetime, horizon: datetime, since: datetime | None
     ) -> list[Finding]:
         raise NotImplementedError
-
-    def ctx(self, event: Mapping[str, Any], variables: Mapping[str, Any]) -> EvalContext:
-        return EvalContext(
-            event=event, env=self.env, variables=variables, params=self.params, lists=self.lists
-        )
-
-    def exemption_note(self) -> list[str]:
-        return [
-            f"未找到覆盖该时段的{ex.label_zh} / no {ex.label_en} covering it"
-            for ex in self.rule.exemptions
-        ]
 
     # -- shared SQL pieces ---------------------------------------------------------------------
     def hit_rows(self, pid: int, who: str | None, extra: list[exp.Expression] = ()) -> exp.Select:
@@ -419,50 +406,22 @@ class AbsenceKind(SqlKind):
                 if len(m) >= rep[0]:
                     severity = raise_to(severity, rep[2])
             missing = flagged[(pidx, subject)]
-            present: list[Ref] = []
-            for k in range(len(rule.slots)):
-                if k not in missing:
-                    present.extend(refs.get((pidx, subject, k), []))
-            day = days[0]
-            negative = []
-            for k in missing:
-                slot = rule.slots[k]
-                found = refs.get((pidx, subject, k), [])
-                got = f"，仅{len(found)}条" if found else ""
-                negative.append(
-                    f"{day.isoformat()} {slot.label_zh}：未找到{got} / "
-                    f"{slot.label_en} on {day.isoformat()}: "
-                    f"{'only ' + str(len(found)) if found else 'none'} found "
-                    f"(need {slot.min_count})"
-                )
-                present.extend(found)
-            negative.extend(self.exemption_note())
-            assignment = assignments[(pidx, subject)]
-            variables = {
-                "subject": subject,
-                "assignment": assignment,
-                "day": day,
-                "period_start": start,
-                "period_end": end,
-                "missing": "、".join(rule.slots[k].label_zh for k in missing),
-                "missing_en": "; ".join(rule.slots[k].label_en for k in missing),
-            }
+            present = [
+                r
+                for k in range(len(rule.slots))
+                if k not in missing
+                for r in refs.get((pidx, subject, k), [])
+            ]
             out.append(
-                make_finding(
-                    rule,
-                    self.env,
-                    subject_id=subject,
-                    start=start,
-                    end=end,
-                    evidence=present,
-                    ctx=self.ctx({}, variables),
-                    severity=severity,
-                    negative_evidence=negative,
-                    status=status,
-                    facts={
-                        "missing": [rule.slots[k].name for k in missing],
-                        "township_id": assignment.get("township_id"),
-                    },
+                absence_finding(
+                    self,
+                    subject,
+                    assignments[(pidx, subject)],
+                    (start, end, days[0]),
+                    [(rule.slots[k], refs.get((pidx, subject, k), [])) for k in missing],
+                    present,
+                    severity,
+                    status,
                 )
             )
         return out
@@ -481,11 +440,13 @@ class ThresholdKind(SqlKind):
 
     SQL_AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "run_span")
 
+    def takes_window(self) -> bool:
+        return self.rule.window in ("day", "week", "calendar_month", "hopping")
+
     def supported(self) -> bool:
-        rule = self.rule
-        if rule.window not in ("day", "week", "calendar_month", "hopping"):
+        if not self.takes_window():
             return False
-        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
+        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in self.rule.values):
             return False
         try:
             self._entries()
@@ -826,49 +787,45 @@ class ThresholdKind(SqlKind):
             rows,
         )
 
-    def _assemble(
-        self, groups: dict[tuple[Any, ...], list[tuple[int, int]]], horizon: datetime
-    ) -> list[Finding]:
+    def _materialize(self, members: list[tuple[int, int]]) -> dict[tuple[int, int], Entry]:
+        """The runtime's entries of these ``(seq, pid)`` hits: their events (one query per
+        type), their variables, and inputs computed by the rule's compiled Python expressions,
+        so values are exactly those of the incremental operator."""
         from fourin_rules.expr import compile_predicate
-        from fourin_rules.runtime.threshold import _Entry, _longest_run, aggregate
 
-        rule = self.rule
-        inputs = [compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values]
-        having = compile_predicate(rule.having)
+        inputs = [compile_predicate(a) if a is not None else None for _, _, a in self.rule.values]
         wanted: dict[int, set[int]] = {}
-        for members in groups.values():
-            for seq, pid in members:
-                wanted.setdefault(pid, set()).add(seq)
+        by_type: dict[str, set[int]] = {}
+        for seq, pid in members:
+            wanted.setdefault(pid, set()).add(seq)
+            by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
         hit_vars = {
             (seq, pid): variables
             for pid, seqs in wanted.items()
             for seq, variables in self.run.hit_rows(pid, seqs)
         }
-        exemptions = self.run.exemptions(rule) if rule.exemptions else None
-        by_type: dict[str, set[int]] = {}
-        for members in groups.values():
-            for seq, pid in members:
-                by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
         for etype, seqs in by_type.items():
-            self.run.events.fetch(etype, seqs)  # one query per type; cached below
+            self.run.events.fetch(etype, seqs)
+        out = {}
+        for seq, pid in members:
+            event = self.run.events.cache[seq]
+            ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
+            values_in = [fn(ctx) if fn is not None else None for fn in inputs]
+            out[(seq, pid)] = Entry(event["time"], (event["type"], event["id"]), values_in, event)
+        return out
+
+    def _assemble(
+        self, groups: dict[tuple[Any, ...], list[tuple[int, int]]], horizon: datetime
+    ) -> list[Finding]:
+        from fourin_rules.expr import compile_predicate
+
+        rule = self.rule
+        having = compile_predicate(rule.having)
+        exemptions = self.run.exemptions(rule) if rule.exemptions else None
+        made = self._materialize([m for members in groups.values() for m in members])
         out = []
         for (start, end, subject, kind), members in sorted(groups.items()):
-            entries = []
-            for seq, pid in members:
-                ptype = self.run.plan.predicates[pid].type
-                event = self.run.events.cache[seq]
-                ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
-                values_in = [fn(ctx) if fn is not None else None for fn in inputs]
-                entries.append(_Entry(event["time"], (ptype, event["id"]), values_in, event))
-            values: dict[str, Any] = {}
-            focus = entries
-            for i, (name, agg, _) in enumerate(rule.values):
-                if agg == "run_span":
-                    values[name], span_run = _longest_run(entries, i)
-                    if span_run:
-                        focus = span_run
-                else:
-                    values[name] = aggregate(agg, [e.inputs[i] for e in entries])
+            values, focus = window_values(rule, [made[m] for m in members])
             variables = {**values, "subject": subject, "window_start": start, "window_end": end}
             if not having(self.ctx({}, variables)):
                 continue
@@ -1120,18 +1077,14 @@ class SlidingKind(ThresholdKind):
 
     SQL_AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max")
 
-    def supported(self) -> bool:
+    def takes_window(self) -> bool:
         rule = self.rule
-        if rule.window != "sliding" or rule.roster or rule.exemptions or rule.sliding is None:
-            return False
-        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in rule.values):
-            return False
-        try:
-            self._entries()
-            self._having()
-        except NotImplementedError:
-            return False
-        return True
+        return (
+            rule.window == "sliding"
+            and not rule.roster
+            and not rule.exemptions
+            and rule.sliding is not None
+        )
 
     def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
         base = [
@@ -1206,41 +1159,20 @@ class SlidingKind(ThresholdKind):
 
     def _replay_keys(self, rows: list[tuple[Any, ...]]) -> list[Finding]:
         from fourin_rules.expr import compile_predicate
-        from fourin_rules.runtime.threshold import _Entry, aggregate
 
         rule = self.rule
         assert rule.sliding is not None
-        inputs = [compile_predicate(arg) if arg is not None else None for _, _, arg in rule.values]
         having = compile_predicate(rule.having)
-        wanted: dict[int, set[int]] = {}
-        by_type: dict[str, set[int]] = {}
-        for _s, _k, seq, pid in rows:
-            wanted.setdefault(pid, set()).add(seq)
-            by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
-        hit_vars = {
-            (seq, pid): variables
-            for pid, seqs in wanted.items()
-            for seq, variables in self.run.hit_rows(pid, seqs)
-        }
-        for etype, seqs in by_type.items():
-            self.run.events.fetch(etype, seqs)
+        made = self._materialize([(seq, pid) for _s, _k, seq, pid in rows])
         out: list[Finding] = []
-        window: deque[_Entry] = deque()
+        window: deque[Entry] = deque()
         current: tuple[str, str] | None = None
         fired: datetime | None = None
         for subject, kind, seq, pid in rows:
             if (subject, kind) != current:
                 current, fired = (subject, kind), None
                 window.clear()
-            ptype = self.run.plan.predicates[pid].type
-            event = self.run.events.cache[seq]
-            ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
-            entry = _Entry(
-                event["time"],
-                (ptype, event["id"]),
-                [fn(ctx) if fn is not None else None for fn in inputs],
-                event,
-            )
+            entry = made[(seq, pid)]
             window.append(entry)
             floor = entry.time - rule.sliding
             while window and (
@@ -1250,10 +1182,7 @@ class SlidingKind(ThresholdKind):
             if not window:
                 continue
             entries = list(window)
-            values = {
-                name: aggregate(agg, [e.inputs[i] for e in entries])
-                for i, (name, agg, _) in enumerate(rule.values)
-            }
+            values, _ = window_values(rule, entries)
             variables = {
                 **values,
                 "subject": subject,

@@ -32,6 +32,7 @@ from fourin_rules.backends.sql.sqltree import union_all
 from fourin_rules.backends.sql.tables import create_tables, insert_events
 from fourin_rules.model.finding import Finding
 from fourin_rules.plan import Plan, RulePlan
+from fourin_rules.runtime.base import covers
 from fourin_rules.runtime.env import RuleEnv
 from fourin_rules.runtime.processor import Processor
 
@@ -102,13 +103,7 @@ class Exemptions:
     def covers(self, subject: str, start: datetime, end: datetime) -> bool:
         """A record of ``subject`` holds the instant, or overlaps the span (see
         :meth:`fourin_rules.runtime.processor.Processor.exemption`)."""
-        for ex_start, ex_end in self.spans.get(subject, ()):
-            if start == end:
-                if ex_start <= start <= ex_end:
-                    return True
-            elif ex_start < end and ex_end > start:
-                return True
-        return False
+        return any(covers(a, b, start, end) for a, b in self.spans.get(subject, ()))
 
 
 class _ReplayMatcher:

@@ -1221,3 +1221,126 @@ class _ThresholdKinds(SqlKind):
 
 
 SQL_KINDS["threshold"] = _ThresholdKinds
+
+
+class MatchKind(SqlKind):
+    """Match: each hit of the rule's predicates, per subject its ``subject`` expression names,
+    unless an exemption of that subject covers the event (an anti-join).
+
+    SQL selects the hits, their variables and subjects, and drops the exempted ones;
+    escalations, facts and the message of each remaining hit (a finding each) are computed in
+    Python, as the incremental operator does."""
+
+    def supported(self) -> bool:
+        try:
+            self.__dict__["_queries"] = {pid: self._matches(pid) for pid in self.rule.predicates}
+        except NotImplementedError:
+            return False
+        return True
+
+    def _matches(self, pid: int) -> exp.Select:
+        """``(_seq, subject, *variables)`` of every hit of ``pid`` and subject not exempted."""
+        run, rule = self.run, self.rule
+        assert rule.subject is not None
+        pred = run.plan.predicates[pid]
+        columns = run.event_types[pred.type]
+        names = run.prepared.variables.get(pid, ())
+        variables = {n: exp.column(f"_v_{n}", table="e", quoted=True) for n in names}
+        resolver = TableResolver("e", columns, pred.type, variables)
+        base = (
+            exp.select(
+                exp.column(exp.Star(), table="e"),
+                *[col(n, "h").as_(f"_v_{n}", quoted=True) for n in names],
+            )
+            .from_(exp.to_table(table_name(pred.type)).as_("e"))
+            .join(exp.to_table(run.hit_table(pid)).as_("h"), on="h._seq = e._seq")
+        )
+        [subject], source = hoist([run.prepared.compiler.value(rule.subject, resolver)], base, "e")
+        rows = exp.select(
+            "e.*",
+            exp.func("coalesce", col("end", "e"), col("time", "e")).as_("_end"),
+            subject.as_("_subj"),
+        ).from_(source.subquery("e"))
+        if is_list(rule.subject.type):
+            unnest = exp.Unnest(
+                expressions=[col("_subj", "r")],
+                alias=exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("s")]),
+            )
+            named = exp.select("r.*", col("s", "u").as_("_subject")).from_(rows.subquery("r"))
+            named = named.join(unnest, join_type="CROSS")
+        else:
+            named = exp.select("r.*", col("_subj", "r").as_("_subject")).from_(rows.subquery("r"))
+        kept = (
+            exp.select("*")
+            .from_(named.subquery("m"))
+            .where("m._subject IS NOT NULL AND m._subject <> ''")
+        )
+        ex_rows = self.exemption_rows()
+        if ex_rows is not None:
+            covered = (
+                exp.select("1")
+                .from_(ex_rows.subquery("x"))
+                .where(
+                    exp.and_(
+                        "x.subject = m._subject",
+                        self.overlaps(col("time", "m"), col("_end", "m")),
+                    )
+                )
+            )
+            kept = kept.where(exp.Not(this=exp.Exists(this=covered)))
+        return exp.select(
+            "_seq", "_subject", *[col(f"_v_{n}").as_(n, quoted=True) for n in names]
+        ).from_(kept.subquery("k"))
+
+    def findings(
+        self, *, first: datetime, horizon: datetime, since: datetime | None
+    ) -> list[Finding]:
+        from fourin_rules.expr import compile_predicate
+        from fourin_rules.findings import event_ref
+        from fourin_rules.runtime.base import event_end
+
+        rule = self.rule
+        queries = self.__dict__.get("_queries") or {
+            pid: self._matches(pid) for pid in rule.predicates
+        }
+        rows = {pid: self.run.fetch(query) for pid, query in queries.items()}
+        if not any(rows.values()):
+            return []
+        escalations = [(compile_predicate(w), to) for w, to in rule.escalations]
+        facts = [(name, compile_predicate(n)) for name, n in rule.facts]
+        kind_of = compile_predicate(rule.subject_kind_expr) if rule.subject_kind_expr else None
+        ptype = {pid: self.run.plan.predicates[pid].type for pid in rows}
+        for pid, found in rows.items():
+            self.run.events.fetch(ptype[pid], [r[0] for r in found])
+        out = []
+        for pid, found in rows.items():
+            names = self.run.prepared.variables.get(pid, ())
+            for seq, subject, *values in found:
+                event = self.run.events.cache[seq]
+                scoped = {**dict(zip(names, values, strict=True)), "subject": subject}
+                ctx = self.ctx(event, scoped)
+                severity = rule.severity
+                for when, to in escalations:
+                    if when(ctx):
+                        severity = raise_to(severity, to)
+                end = event_end(event)
+                out.append(
+                    make_finding(
+                        rule,
+                        self.env,
+                        subject_id=subject,
+                        start=event["time"],
+                        end=end,
+                        evidence=[event_ref(event)],
+                        ctx=ctx,
+                        severity=severity,
+                        negative_evidence=self.exemption_note(),
+                        status="provisional" if rule.exemptions and end > horizon else "final",
+                        facts={name: fn(ctx) for name, fn in facts},
+                        subject_kind=kind_of(ctx) if kind_of else None,
+                    )
+                )
+        return out
+
+
+SQL_KINDS["match"] = MatchKind

@@ -98,8 +98,9 @@ def run(
     backend: Annotated[
         str,
         typer.Option(
-            help="duckdb (default: columnar, DuckDB runs the plan as SQL), durable "
-            "(durable_rules, the incremental engine) or python (the reference matcher)."
+            help="duckdb (default: columnar, DuckDB runs the plan as SQL), spark (the same "
+            "SQL on Spark; pip install 'fourin-rules[spark]'), durable (durable_rules, the "
+            "incremental engine) or python (the reference matcher)."
         ),
     ] = "duckdb",
     since: Annotated[
@@ -240,7 +241,7 @@ def test_cmd(
     packs: Annotated[
         list[Path] | None, typer.Argument(help="Pack/override files or folders; default: bundled.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="durable (default), python or duckdb.")] = "durable",
+    backend: Annotated[str, typer.Option(help="durable (default), python, duckdb or spark.")] = "durable",
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing tests too.")
     ] = False,

@@ -35,11 +35,15 @@ FORGET_AFTER = timedelta(days=2)  # event identities kept this long behind the w
 FORGET_EVERY = timedelta(hours=6)
 
 
-BACKENDS = ("durable", "python", "duckdb")
+BACKENDS = ("durable", "python", "duckdb", "spark")
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (``durable``, ``python`` or ``duckdb``)."""
+    """The backend called ``name`` (``durable``, ``python``, ``duckdb`` or ``spark``)."""
+    if name == "spark":
+        from fourin_rules.backends.sql.backend import SparkBackend
+
+        return SparkBackend()
     if name == "duckdb":
         from fourin_rules.backends.sql.backend import DuckDBBackend
 
@@ -78,7 +82,8 @@ class Engine:
         packs: loaded packs, or paths of pack/override files and folders (None: the bundled packs).
         reference: reference data, a path to it, or a mapping of its sections.
         params: parameter overrides ``{"RULE.param": value}``; disable: rule ids to switch off.
-        backend: ``durable`` (durable_rules, the default) or ``python`` (the reference matcher).
+        backend: ``durable`` (durable_rules, the default), ``python`` (the reference matcher),
+            ``duckdb`` (bulk runs as SQL in DuckDB) or ``spark`` (the same SQL on Spark).
         lateness: how far behind the newest event the watermark trails in a streaming session.
     """
 
@@ -170,7 +175,7 @@ class Engine:
 
         run = ColumnarRun(self.plan, self.env, self.reference.timezone)
         run.add_events(events)
-        out = run.run(since=self._since(since), until=self._until(until))
+        out = self._evaluate(run, since, until)
         return RunResult(
             findings=out.findings,
             stats=ingestor.stats,
@@ -178,6 +183,21 @@ class Engine:
             errors=out.errors,
             horizon=out.horizon,
         )
+
+    def _evaluate(
+        self, run: Any, since: datetime | str | None, until: datetime | str | None
+    ) -> Any:
+        """Run the loaded columnar ``run``, on the backend's own SQL engine if it has one (Spark:
+        the tables are copied there first)."""
+        make = getattr(self.backend, "sql_engine", None)
+        db = make(self.reference.timezone) if make is not None else None
+        try:
+            if db is not None:
+                run.use(db)
+            return run.run(since=self._since(since), until=self._until(until))
+        finally:
+            if db is not None:
+                db.close()
 
     def _since(self, since: datetime | str | date | None) -> datetime | None:
         if isinstance(since, str | date) and not isinstance(since, datetime):
@@ -206,7 +226,7 @@ class Engine:
             loaded = run.load_files(
                 [paths] if isinstance(paths, str | Path) else list(paths), self.models
             )
-            out = run.run(since=self._since(since), until=self._until(until))
+            out = self._evaluate(run, since, until)
             return RunResult(
                 findings=out.findings,
                 stats=loaded.stats,

@@ -21,3 +21,21 @@ class DuckDBBackend:
     def matcher(self, plan: Plan, env: Any) -> Any:
         """Sessions stay on durable_rules (the incremental engine)."""
         return DurableBackend().matcher(plan, env)
+
+
+class SparkBackend(DuckDBBackend):
+    """Bulk runs load and validate with DuckDB, then run the plan's queries on Spark SQL
+    (:class:`fourin_rules.backends.sql.spark.SparkDb`); sessions stay on durable_rules."""
+
+    name = "spark"
+
+    def __init__(self) -> None:
+        from fourin_rules.backends.sql.spark import require_spark
+
+        require_spark()  # backend-limit now, not at the first run
+
+    def sql_engine(self, tz: str) -> Any:
+        """A fresh :class:`SparkDb` for one run (the Spark session is shared)."""
+        from fourin_rules.backends.sql.spark import SparkDb
+
+        return SparkDb(tz)

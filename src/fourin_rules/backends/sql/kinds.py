@@ -431,12 +431,12 @@ SQL_KINDS: dict[str, type[SqlKind]] = {"absence": AbsenceKind}
 
 
 class ThresholdKind(SqlKind):
-    """Threshold over tumbling (day, week, month) or hopping windows, without a roster.
+    """Threshold over tumbling (day, week, month) or hopping windows, with or without a roster.
 
     SQL computes every entry's subject, window and inputs, groups them, aggregates and applies
     ``having``; the few groups that pass are rebuilt in Python from their events (values
     recomputed exactly as the incremental operator does, ``having`` confirmed), then exempted
-    or reported. Sliding windows (which restart after each finding) and rosters are replayed."""
+    or reported. Sliding windows, which restart after each finding, are :class:`SlidingKind`."""
 
     SQL_AGGREGATES = ("count", "sum", "distinct", "median", "avg", "min", "max", "run_span")
 

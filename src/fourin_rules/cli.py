@@ -241,7 +241,9 @@ def test_cmd(
     packs: Annotated[
         list[Path] | None, typer.Argument(help="Pack/override files or folders; default: bundled.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="durable (default), python, duckdb or spark.")] = "durable",
+    backend: Annotated[
+        str, typer.Option(help="durable (default), python, duckdb or spark.")
+    ] = "durable",
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List passing tests too.")
     ] = False,

@@ -154,7 +154,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--backend", default="durable", choices=["durable", "python", "duckdb", "spark"])
+    parser.add_argument(
+        "--backend", default="durable", choices=["durable", "python", "duckdb", "spark"]
+    )
     parser.add_argument("--stream", action="store_true", help="streaming mode (memory over time)")
     parser.add_argument("--lateness", default="6h", help="streaming watermark lateness")
     parser.add_argument("--seed", type=int, default=7)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -82,6 +83,8 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 4) -> Spa
     if active is not None:
         return active
     master = master or os.environ.get("FOURIN_SPARK_MASTER", "local[2]")
+    # Python workers must run the driver's Python (PySpark refuses another minor version).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName("fourin-rules")

@@ -542,18 +542,14 @@ class ThresholdKind(SqlKind):
         windowed = self._windows(source.subquery("s"), kind)
         return windowed
 
+    def _entry_columns(self, kind: exp.Expression) -> list[exp.Expression | str]:
+        """The columns of an entry row: the hit, its subject and kind, its inputs."""
+        fixed = ["s._seq", "s.etype", "s.id", "s.time", "s.pid", "s.subject"]
+        return [*fixed, kind.as_("kind"), *[f"s.v{i}" for i in range(len(self._inputs()))]]
+
     def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
         rule = self.rule
-        base = [
-            "s._seq",
-            "s.etype",
-            "s.id",
-            "s.time",
-            "s.pid",
-            "s.subject",
-            kind.as_("kind"),
-            *[f"s.v{i}" for i in range(len(self._inputs()))],
-        ]
+        base = self._entry_columns(kind)
         valid = "s.subject IS NOT NULL AND s.subject <> ''"
         if rule.window != "hopping":
             day = period_start(col("time", "s"), rule.window)
@@ -1088,14 +1084,7 @@ class SlidingKind(ThresholdKind):
 
     def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
         base = [
-            "s._seq",
-            "s.etype",
-            "s.id",
-            "s.time",
-            "s.pid",
-            "s.subject",
-            kind.as_("kind"),
-            *[f"s.v{i}" for i in range(len(self._inputs()))],
+            *self._entry_columns(kind),
             col("time", "s").as_("wstart"),
             col("time", "s").as_("wend"),
         ]

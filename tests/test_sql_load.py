@@ -229,6 +229,18 @@ def test_a_hand_made_file_of_odd_lines_gives_the_same_stats_and_quarantine(tmp_p
     ]
 
 
+@pytest.mark.parametrize("tail", [b"\n\x0c\n \r", b"\n", b"", b"\n  "])
+def test_a_broken_last_row_before_blank_lines_keeps_its_line_break(
+    tmp_path: Path, tail: bytes
+) -> None:
+    """The error position counts the row's line break unless the row ends the file."""
+    path = tmp_path / "tail.jsonl"
+    path.write_bytes(b'{"type": "checkin", "id": "x1", "cadre_id": "K01"' + tail)
+    result = assert_parity([path])
+    (record,) = result.quarantine
+    assert record.line == 1 and "invalid JSON" in record.reason
+
+
 def test_bad_utf8_and_several_files_keep_the_read_order(tmp_path: Path) -> None:
     first = tmp_path / "a.jsonl"
     first.write_bytes(

@@ -72,15 +72,38 @@ def lit(value: object) -> exp.Expression:
 
 
 def _col(name: str) -> exp.Column:
-    return exp.column(name, quoted=True)
+    return exp.Column(this=exp.Identifier(this=name, quoted=True))
+
+
+def _alias(e: exp.Expression, name: str) -> exp.Alias:
+    """``e AS "name"`` (built in place: the builders' deep copies are what make the SQL slow)."""
+    return exp.Alias(this=e, alias=exp.Identifier(this=name, quoted=True))
+
+
+def _and(*terms: exp.Expression) -> exp.Expression:
+    """``a AND b AND ...`` without copying the terms."""
+    return exp.and_(*terms, copy=False)
+
+
+def _from(columns: list[exp.Expression], source: exp.Expression) -> exp.Select:
+    return exp.Select(expressions=columns, from_=exp.From(this=source))
+
+
+def _sub(query: exp.Select, name: str) -> exp.Subquery:
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.Identifier(this=name)))
 
 
 def _strings(values: Iterable[str]) -> exp.Array:
     return exp.Array(expressions=[lit(v) for v in values])
 
 
+@functools.lru_cache(maxsize=64)
+def _type(name: str) -> exp.DataType:
+    return exp.DataType.build(name, dialect="duckdb")
+
+
 def _cast(e: exp.Expression, to: str | exp.DataType, *, safe: bool = False) -> exp.Expression:
-    kind = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    kind = to if isinstance(to, exp.DataType) else _type(to).copy()
     return (exp.TryCast if safe else exp.Cast)(this=e, to=kind)
 
 
@@ -96,17 +119,23 @@ def precheck(text: exp.Expression) -> exp.Expression:
     """True when the row is JSON both parsers read alike and shallow enough (never raises).
 
     Whether it is an object is left to the caller: only objects have a ``type``."""
+    return _and(fn("json_valid", text.copy()), _screen(text))
+
+
+def _screen(text: exp.Expression) -> exp.Expression:
+    """:func:`precheck` but for the JSON syntax: no text the parsers disagree on (the guard),
+    no deeper nesting than the validator's."""
+    # Bytes, not characters: the brackets are ASCII either way, and strlen need not decode.
     brackets = exp.Sub(
-        this=fn("length", text),
+        this=fn("strlen", text),
         expression=fn(
-            "length",
+            "strlen",
             fn("replace", fn("replace", text.copy(), lit("["), lit("")), lit("{"), lit("")),
         ),
     )
-    return exp.and_(
-        fn("json_valid", text.copy()),
-        exp.not_(fn("regexp_matches", text.copy(), lit(GUARD_PATTERN))),
+    return _and(
         exp.LTE(this=brackets, expression=lit(MAX_BRACKETS)),
+        exp.not_(fn("regexp_matches", text.copy(), lit(GUARD_PATTERN)), copy=False),
     )
 
 
@@ -145,7 +174,7 @@ def _naive_safe(wall: exp.Expression, tz: ZoneInfo) -> exp.Expression:
     A CASE rather than an OR: DuckDB then tests the later spans only on the rows left over."""
     ifs = [
         exp.If(
-            this=exp.and_(
+            this=_and(
                 exp.GTE(this=wall.copy(), expression=_cast(lit(a.isoformat(sep=" ")), "TIMESTAMP")),
                 exp.LT(this=wall.copy(), expression=_cast(lit(b.isoformat(sep=" ")), "TIMESTAMP")),
             ),
@@ -159,11 +188,14 @@ def _naive_safe(wall: exp.Expression, tz: ZoneInfo) -> exp.Expression:
 class TypeCheck:
     """The check and typed values of one event type's rows.
 
-    Columns the input relation must have: ``_text`` (the JSON object text) plus any passed
-    through. :meth:`select` adds ``_ok`` and one column per declared field.
+    Columns the input relation must have: ``_text`` (the line's text) plus any passed through.
+    :meth:`select` adds ``_ok`` and one column per declared field. The check is complete: the
+    row passes :func:`precheck`, is an object whose ``type`` is the string ``event_type`` (when
+    given), and every field is right; so the input may hold rows of any type or none.
 
-    Each row is parsed three times in all: the JSON types of the declared fields, their values
-    as text (strings decoded, other values as JSON text), and the number of keys.
+    Each row that passes the pre-check is parsed three times more: the JSON types of the
+    declared fields, their values as text (strings decoded, other values as JSON text), and the
+    number of keys. The other rows get NULLs there, and ``_ok`` false.
     """
 
     def __init__(
@@ -178,50 +210,73 @@ class TypeCheck:
         self.fields = {n: t for n, t in fields.items() if n != "type"}
         self.targets = dict(table_columns(fields, event_type))
         self.tz = tz
+        self.event_type = event_type
         # Every field the model declares is checked; the table's fields get a value.
         self.names = list(dict.fromkeys([*spec.fields, *self.fields]))
 
     def select(self, source: exp.Expression, passthrough: Iterable[str]) -> exp.Select:
-        """``SELECT <passthrough>, _ok, <fields> FROM (steps over source)``."""
+        """``SELECT <passthrough>, _ok, <fields> FROM (steps over source)``.
+
+        Each step is a subquery of its own, so every JSON function runs once per row (DuckDB
+        keeps the projections of nested subqueries apart)."""
         passthrough = list(passthrough)
+        keep = list(dict.fromkeys([*passthrough, "_text"]))
+        text = _col("_text")
         paths = _strings(f"$.{n}" for n in ["type", *self.names])
-        layer1 = exp.select(
-            *[_col(c) for c in dict.fromkeys([*passthrough, "_text"])],
-            exp.alias_(fn("json_type", _col("_text"), paths), "_t"),
-            exp.alias_(fn("json_extract_string", _col("_text"), paths.copy()), "_s"),
-            exp.alias_(fn("len", fn("json_keys", _col("_text"))), "_nkeys"),
-        ).from_(source)
-        # Materialized steps: DuckDB would otherwise inline each column into every use.
+        # The pre-check without json_valid: json_type parses with the same flags and raises
+        # where json_valid is false, so TRY gives NULL exactly there (and spares a parse).
+        types = exp.Case(
+            ifs=[exp.If(this=_screen(text), true=fn("try", fn("json_type", text.copy(), paths)))]
+        )
+        step1 = _from([*map(_col, keep), _alias(types, "_t")], source)
+        parsed = exp.Not(this=exp.Is(this=_col("_t"), expression=exp.null()))
+        strings = fn("json_extract_string", text.copy(), paths.copy())
+        nkeys = fn("len", fn("json_keys", text.copy()))
+        step2 = _from(
+            [
+                *map(_col, keep),
+                _col("_t"),
+                _alias(exp.Case(ifs=[exp.If(this=parsed, true=strings)]), "_s"),
+                _alias(exp.Case(ifs=[exp.If(this=parsed.copy(), true=nkeys)]), "_nkeys"),
+            ],
+            _sub(step1, "l1"),
+        )
         parts = []
-        for i, n in enumerate(self.names):
-            t = fn("list_extract", _col("_t"), lit(i + 2))
-            string = fn("list_extract", _col("_s"), lit(i + 2))
-            parts.append(exp.alias_(t, f"_t_{n}", quoted=True))
-            parts.append(exp.alias_(string, f"_s_{n}", quoted=True))
+        for i, n in enumerate(["type", *self.names]):
+            t = fn("list_extract", _col("_t"), lit(i + 1))
+            string = fn("list_extract", _col("_s"), lit(i + 1))
+            parts.append(_alias(t, f"_t_{n}"))
+            parts.append(_alias(string, f"_s_{n}"))
             spec = self.spec.fields.get(n)
             if spec is not None and spec.kind in ("time", "deadline"):
-                parts.append(exp.alias_(_wall(string.copy()), f"_w_{n}", quoted=True))
+                parts.append(_alias(_wall(string.copy()), f"_w_{n}"))
             if spec is not None and spec.kind == "deadline":
-                parts.append(exp.alias_(_midnight_after(string.copy()), f"_d_{n}", quoted=True))
-        layer3 = exp.select(
-            *[_col(c) for c in dict.fromkeys([*passthrough, "_text", "_nkeys"])], *parts
-        ).from_("l1")
+                parts.append(_alias(_midnight_after(string.copy()), f"_d_{n}"))
+        step3 = _from(
+            [*map(_col, dict.fromkeys([*passthrough, "_text", "_nkeys"])), *parts],
+            _sub(step2, "l2"),
+        )
         oks, values = [], []
         for n in self.names:
             ok, value = self._field(n)
-            oks.append(exp.alias_(ok, f"_ok_{n}", quoted=True))
+            oks.append(_alias(ok, f"_ok_{n}"))
             if n in self.fields:
-                values.append(exp.alias_(value, n, quoted=True))
-        layer4 = exp.select("*", *oks, *values).from_("l3")
-        row_ok = exp.and_(*[_col(f"_ok_{n}") for n in self.names], self._row_rules())
-        final = exp.select(
-            *[_col(c) for c in passthrough],
-            exp.alias_(_true(row_ok), "_ok"),
-            *[_col(n) for n in self.fields],
-        ).from_(layer4.subquery("l4"))
-        for name, query in (("l1", layer1), ("l3", layer3)):
-            final = final.with_(name, as_=query, materialized=True)
-        return final
+                values.append(_alias(value, n))
+        step4 = _from([exp.Star(), *oks, *values], _sub(step3, "l3"))
+        row_ok = _and(
+            *self._type_rules(), *[_col(f"_ok_{n}") for n in self.names], self._row_rules()
+        )
+        return _from(
+            [*map(_col, passthrough), _alias(_true(row_ok), "_ok"), *map(_col, self.fields)],
+            _sub(step4, "l4"),
+        )
+
+    def _type_rules(self) -> list[exp.Expression]:
+        """The row was parsed, and ``type`` is the string that names this check's type."""
+        rules: list[exp.Expression] = [exp.EQ(this=_col("_t_type"), expression=lit("VARCHAR"))]
+        if self.event_type is not None:
+            rules.append(exp.EQ(this=_col("_s_type"), expression=lit(self.event_type)))
+        return rules
 
     def _row_rules(self) -> exp.Expression:
         """No duplicate keys (Python keeps the last, DuckDB reads the first); ``end >= time``."""
@@ -232,9 +287,13 @@ class TypeCheck:
                 default=lit(1),
             )
             count = exp.Add(this=count, expression=present)
-        # A CASE, not an OR: the keys are listed again only for rows with extra keys.
+        # A CASE, not an OR: the keys are listed again only for rows with extra keys (and
+        # never for rows the pre-check refused: they are not JSON the functions may see).
         unique = exp.Case(
-            ifs=[exp.If(this=exp.EQ(this=_col("_nkeys"), expression=count), true=exp.true())],
+            ifs=[
+                exp.If(this=exp.Is(this=_col("_nkeys"), expression=exp.null()), true=exp.false()),
+                exp.If(this=exp.EQ(this=_col("_nkeys"), expression=count), true=exp.true()),
+            ],
             default=exp.EQ(
                 this=fn("list_unique", fn("json_keys", _col("_text"))),
                 expression=_col("_nkeys"),
@@ -246,17 +305,18 @@ class TypeCheck:
                 exp.or_(
                     exp.Is(this=_col("end"), expression=exp.null()),
                     exp.GTE(this=_col("end"), expression=_col("time")),
+                    copy=False,
                 )
             )
-        return exp.and_(*rules)
+        return _and(*rules)
 
     def _field(self, name: str) -> tuple[exp.Expression, exp.Expression]:
         """(ok, value) of one field. Values need only be right where ``ok`` holds."""
         spec = self.spec.fields.get(name)
         t = _col(f"_t_{name}")
-        target = self.targets.get(name) or column_type("any")
+        target = self.targets.get(name) or column_type("any")  # copied at each use: no sharing
         if spec is None:  # declared by the plan but not by the model: nothing to read
-            return exp.true(), exp.Cast(this=exp.null(), to=target)
+            return exp.true(), exp.Cast(this=exp.null(), to=target.copy())
         kind_ok, kind_value = self._kind(spec, name)
         absent = exp.Is(this=t, expression=exp.null())
         is_null = exp.EQ(this=t.copy(), expression=lit("NULL"))
@@ -269,10 +329,13 @@ class TypeCheck:
         )
         value = exp.Case(
             ifs=[
-                exp.If(this=absent.copy(), true=exp.Cast(this=_default(spec.default), to=target)),
-                exp.If(this=is_null.copy(), true=exp.Cast(this=exp.null(), to=target)),
+                exp.If(
+                    this=absent.copy(),
+                    true=exp.Cast(this=_default(spec.default), to=target.copy()),
+                ),
+                exp.If(this=is_null.copy(), true=exp.Cast(this=exp.null(), to=target.copy())),
             ],
-            default=exp.Cast(this=kind_value, to=target),
+            default=exp.Cast(this=kind_value, to=target.copy()),
         )
         return ok, value
 
@@ -286,15 +349,15 @@ class TypeCheck:
             return _str_ok(t, s, spec), s
         if kind == "float":
             number = _cast(s, "DOUBLE", safe=True)
-            ok = exp.and_(
+            ok = _and(
                 exp.In(this=t, expressions=[lit(x) for x in _NUMBER_TYPES]), *_bounds(number, spec)
             )
             return ok, number
         if kind == "int":  # within BIGINT, the column type of counts
             number = _cast(s, "BIGINT", safe=True)
-            ok = exp.and_(
+            ok = _and(
                 exp.In(this=t, expressions=[lit(x) for x in _INT_TYPES]),
-                exp.Not(this=exp.Is(this=number, expression=exp.null())),
+                exp.Not(this=exp.Is(this=number.copy(), expression=exp.null())),
                 *_bounds(number, spec),
             )
             return ok, number
@@ -302,7 +365,7 @@ class TypeCheck:
             return exp.EQ(this=t, expression=lit("BOOLEAN")), _cast(s, "BOOLEAN", safe=True)
         if kind == "date":
             day = _cast(s, "DATE", safe=True)
-            ok = exp.and_(
+            ok = _and(
                 exp.EQ(this=t, expression=lit("VARCHAR")),
                 _full_match(s.copy(), DATE_RE),
                 exp.Not(this=exp.Is(this=day, expression=exp.null())),
@@ -345,7 +408,7 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
             ),
             exp.If(
                 this=_full_match(s.copy(), NAIVE_RE),
-                true=exp.and_(
+                true=_and(
                     exp.Not(this=exp.Is(this=instant.copy(), expression=exp.null())),
                     fn("_ld_naive_ok", w.copy()),
                 ),
@@ -355,7 +418,7 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     )
     # A bare date D is the end of day D: local midnight of D + 1 (``d`` is that midnight).
     is_date = _true(_full_match(s.copy(), DATE_RE))
-    date_ok = exp.and_(
+    date_ok = _and(
         exp.EQ(this=t.copy(), expression=lit("VARCHAR")),
         exp.Not(this=exp.Is(this=d.copy(), expression=exp.null())),
         fn("_ld_naive_ok", d.copy()),
@@ -396,10 +459,10 @@ def _default(value: object) -> exp.Expression:
 def _str_ok(t: exp.Expression, s: exp.Expression, spec: FieldSpec) -> exp.Expression:
     terms = [exp.EQ(this=t, expression=lit("VARCHAR"))]
     if spec.min_len:
-        terms.append(exp.GTE(this=fn("length", s), expression=lit(spec.min_len)))
+        terms.append(exp.GTE(this=fn("length", s.copy()), expression=lit(spec.min_len)))
     if spec.choices is not None:
-        terms.append(exp.In(this=s, expressions=[lit(c) for c in spec.choices]))
-    return exp.and_(*terms)
+        terms.append(exp.In(this=s.copy(), expressions=[lit(c) for c in spec.choices]))
+    return _and(*terms)
 
 
 def _bounds(number: exp.Expression, spec: FieldSpec) -> list[exp.Expression]:
@@ -430,10 +493,10 @@ def _list(
         values = fn("from_json", f.copy(), lit('["VARCHAR"]'))
         terms.append(fn("list_has_all", _strings(["VARCHAR"]), types))
         if element.min_len:
-            terms.append(exp.not_(fn("list_contains", values.copy(), lit(""))))
+            terms.append(exp.Not(this=fn("list_contains", values.copy(), lit(""))))
         if element.choices is not None:
             terms.append(fn("list_has_all", _strings(element.choices), values.copy()))
-        ok, value = exp.and_(*terms), values
+        ok, value = _and(*terms), values
     elif element.kind == "record" and element.record:
         ok, value = _records(f, n, types, terms, element.record)
     else:
@@ -467,7 +530,7 @@ def _records(
             if field_spec.min_len and field_spec.min_len > 1:
                 return exp.false(), exp.null()
             if field_spec.min_len:
-                terms.append(exp.not_(fn("list_contains", strings, lit(""))))
+                terms.append(exp.Not(this=fn("list_contains", strings, lit(""))))
             if field_spec.choices is not None:
                 terms.append(fn("list_has_all", _strings(field_spec.choices), strings.copy()))
             transform.append(f'"{name}":"VARCHAR"')
@@ -480,7 +543,7 @@ def _records(
             terms.append(fn("list_has_all", _strings(allowed), field_types.copy()))
             transform.append(f'"{name}":"DOUBLE"')
     value = fn("from_json", f.copy(), lit("[{" + ",".join(transform) + "}]"))
-    return exp.and_(*terms), value
+    return _and(*terms), value
 
 
 def type_check(

@@ -25,7 +25,7 @@ import duckdb
 import orjson
 from sqlglot import exp
 
-from fourin_rules.backends.sql.check import fn, lit, macros, precheck, type_check
+from fourin_rules.backends.sql.check import fn, lit, macros, type_check
 from fourin_rules.backends.sql.rules import model_spec
 from fourin_rules.backends.sql.schema import (
     column_type,
@@ -132,7 +132,10 @@ class _Loader:
         self.state = _State(next_seq=start_seq)
         self.tmp = tempfile.TemporaryDirectory(prefix="fourin-load-")
         self.temp_tables: list[str] = []
-        self._create("_ld_lines", "_seq BIGINT, _fi INTEGER, _line BIGINT, _text VARCHAR")
+        # ``_type``: the type a line seems to name (see :func:`_route`), which picks its check.
+        self._create(
+            "_ld_lines", "_seq BIGINT, _fi INTEGER, _line BIGINT, _text VARCHAR, _type VARCHAR"
+        )
         self.macros = _MACRO_NAMES
         for statement in _macro_sql(tz):
             con.execute(statement)
@@ -173,9 +176,9 @@ class _Loader:
             source = Path(self.tmp.name) / f"{fi}.jsonl"
             source.write_bytes(b"\n".join(lines))
             self._insert_lines(source, fi, base)
-            terminated = data.endswith(b"\n")
+            terminated = _closed(data.rsplit(b"\n", 1)[-1])
         else:
-            terminated = _ends_with_newline(p)
+            terminated = _closed(_last_line(p))
         (last,) = self.con.execute(
             exp.select(fn("max", _c("_line")))
             .from_("_ld_lines")
@@ -217,6 +220,7 @@ class _Loader:
             exp.alias_(lit(fi), "_fi"),
             exp.alias_(_c("line"), "_line"),
             exp.alias_(_c("text"), "_text"),  # with its carriage returns, as Python reads it
+            exp.alias_(_route(_c("text")), "_type"),
         ).from_(
             exp.select(_c("line"), exp.alias_(unbommed, "text"))
             .from_(split.subquery("s"))
@@ -291,11 +295,17 @@ class _Loader:
         text = fn("json_merge_patch", lit("{}"), fn("to_json", record))  # drops NULLs
         line = exp.Add(this=_c("file_row_number"), expression=lit(1))
         rows = exp.select(
-            exp.alias_(exp.Add(this=lit(base), expression=line), "_seq"),
-            exp.alias_(lit(fi), "_fi"),
-            exp.alias_(line.copy(), "_line"),
-            exp.alias_(_cast(text, "VARCHAR"), "_text"),
-        ).from_(source)
+            "_seq", "_fi", "_line", "_text", exp.alias_(_route(_c("_text")), "_type")
+        ).from_(
+            exp.select(
+                exp.alias_(exp.Add(this=lit(base), expression=line), "_seq"),
+                exp.alias_(lit(fi), "_fi"),
+                exp.alias_(line.copy(), "_line"),
+                exp.alias_(_cast(text, "VARCHAR"), "_text"),
+            )
+            .from_(source)
+            .subquery("p")
+        )
         try:
             self.con.execute(exp.insert(rows, "_ld_lines").sql(dialect="duckdb"))
             (count,) = self.con.execute(
@@ -356,11 +366,10 @@ class _Loader:
             for name in self.event_types
             if name in self.models and model_spec(self.models[name]).supported
         }
-        self._create_as("_ld_parsed", self._parsed_query())
         present = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT _type FROM _ld_parsed WHERE _type IS NOT NULL"
+                "SELECT DISTINCT _type FROM _ld_lines WHERE _type IS NOT NULL"
             ).fetchall()
         ]
         checked = sorted(t for t in present if t in supported)
@@ -369,11 +378,10 @@ class _Loader:
                 self.models[etype], tuple(self.event_types[etype].items()), self.tz, etype
             )
             self._create_as(_stage(etype), query)
-        # Rows for Python: refused by the pre-check, of a type the SQL does not check, or
-        # refused by their type's check.
+        # Rows for Python: of no type the SQL checks, or refused by their type's check.
         refused = [
             exp.select("_seq", "_fi", "_line", "_text")
-            .from_("_ld_parsed")
+            .from_("_ld_lines")
             .where(
                 exp.or_(
                     exp.Is(this=_c("_type"), expression=exp.null()),
@@ -389,34 +397,19 @@ class _Loader:
                 .from_(_stage(etype))
                 .where(exp.not_(_c("_ok")))
             )
-        union = refused[0]
-        for q in refused[1:]:
-            union = exp.union(union, q, distinct=False)
         rows = con.execute(
-            exp.select("*").from_(union.subquery("r")).order_by("_seq").sql(dialect="duckdb")
+            exp.select("*")
+            .from_(_union(refused).subquery("r"))
+            .order_by("_seq")
+            .sql(dialect="duckdb", copy=False)
         ).fetchall()
         for seq, fi, lineno, text in rows:
             self._python_line(fi, seq, lineno, text.encode("utf-8", "surrogatepass"))
         return self._dedupe(checked)
 
-    def _parsed_query(self) -> exp.Select:
-        """Each line with ``_type``: the type named by a row the SQL may check, else NULL
-        (not JSON both parsers read alike, not an object, no string ``type``)."""
-        path = lit("$.type")
-        named = exp.Case(
-            ifs=[
-                exp.If(
-                    this=exp.EQ(this=fn("json_type", _c("_text"), path), expression=lit("VARCHAR")),
-                    true=fn("json_extract_string", _c("_text"), path.copy()),
-                )
-            ]
-        )
-        the_type = exp.Case(ifs=[exp.If(this=precheck(_c("_text")), true=named)])
-        return exp.select("_seq", "_fi", "_line", "_text", exp.alias_(the_type, "_type")).from_(
-            "_ld_lines"
-        )
-
     def _dedupe(self, checked: list[str]) -> LoadResult:
+        """Duplicates and conflicts. Only the ``(type, id)`` keys are grouped; the texts are
+        read for the few rows whose key is not unique."""
         con, state = self.con, self.state
         self._create("_ld_py", "seq BIGINT, type VARCHAR, id VARCHAR, raw VARCHAR")
         by_seq = {c.seq: c for c in state.candidates}
@@ -437,41 +430,18 @@ class _Loader:
                 "'raw': 'VARCHAR'})",
                 [str(path)],
             )
-        parts = [
-            exp.select(
-                exp.alias_(_c("_seq"), "seq"),
-                exp.alias_(lit(etype), "type"),
-                "id",
-                exp.alias_(_strip_cr(_c("_text")), "raw"),
-            )
-            .from_(_stage(etype))
-            .where(_c("_ok"))
-            for etype in checked
-        ]
-        parts.append(exp.select("seq", "type", "id", "raw").from_("_ld_py"))
-        union = parts[0]
-        for q in parts[1:]:
-            union = exp.union(union, q, distinct=False)
-        self._create_as("_ld_cand", exp.select("*").from_(union.subquery("u")))
-        later = con.execute(
-            """
-            WITH multi AS (
-                SELECT type, id FROM _ld_cand GROUP BY type, id HAVING count(*) > 1
-            ), ranked AS (
-                SELECT c.*, row_number() OVER w AS rn, first_value(c.seq) OVER w AS first_seq,
-                       first_value(c.raw) OVER w AS first_raw
-                FROM _ld_cand c SEMI JOIN multi m ON c.type = m.type AND c.id = m.id
-                WINDOW w AS (PARTITION BY c.type, c.id ORDER BY c.seq)
-            )
-            SELECT r.seq, r.type, r.id, r.raw, r.first_seq, r.first_raw, l._fi, l._line,
-                   f._fi, f._line
-            FROM ranked r
-            LEFT JOIN _ld_lines l ON l._seq = r.seq
-            LEFT JOIN _ld_lines f ON f._seq = r.first_seq
-            WHERE r.rn > 1 ORDER BY r.seq
-            """
-        ).fetchall()
-        (count,) = con.execute("SELECT count(*) FROM _ld_cand").fetchone() or (0,)
+        count = len(state.candidates)
+        if checked:
+            counts = [
+                exp.select(exp.alias_(fn("count", exp.Star()), "n"))
+                .from_(_stage(etype))
+                .where(_c("_ok"))
+                for etype in checked
+            ]
+            query = exp.select(fn("sum", _c("n"))).from_(_union(counts).subquery("c"))
+            (total,) = con.execute(query.sql(dialect="duckdb", copy=False)).fetchone() or (0,)
+            count += int(total or 0)
+        later = self._later(checked) if self._has_repeats(checked) else []
         stats = IngestStats()
         digests: dict[int, bytes] = {}
         late_seqs: list[int] = []
@@ -498,6 +468,102 @@ class _Loader:
         self._insert(checked, late_seqs, by_seq)
         return LoadResult(stats, [record for _, record in quarantine])
 
+    def _has_repeats(self, checked: list[str]) -> bool:
+        """Fill ``_ld_dup`` with the admitted rows (SQL or Python) whose ``(type, id)`` is
+        not unique; whether there are any. Each type's ids are grouped on their own."""
+        py_id = exp.select("id").from_("_ld_py")
+        groups = []
+        for etype in checked:
+            ids = exp.union(
+                exp.select("id").from_(_stage(etype)).where(_c("_ok")),
+                py_id.copy().where(exp.EQ(this=_c("type"), expression=lit(etype))),
+                distinct=False,
+            )
+            groups.append(
+                exp.select(exp.alias_(lit(etype), "type"), "id")
+                .from_(ids.subquery("i"))
+                .group_by("id")
+                .having(exp.GT(this=fn("count", exp.Star()), expression=lit(1)))
+            )
+        others = exp.select("type", "id").from_("_ld_py")
+        if checked:
+            others = others.where(
+                exp.not_(exp.In(this=_c("type"), expressions=[lit(t) for t in checked]))
+            )
+        groups.append(
+            others.group_by("type", "id").having(
+                exp.GT(this=fn("count", exp.Star()), expression=lit(1))
+            )
+        )
+        candidates = [
+            exp.select(exp.alias_(_c("_seq"), "seq"), exp.alias_(lit(etype), "type"), "id")
+            .from_(_stage(etype))
+            .where(_c("_ok"))
+            for etype in checked
+        ]
+        candidates.append(exp.select("seq", "type", "id").from_("_ld_py"))
+        query = (
+            exp.select("c.seq", "c.type", "c.id")
+            .from_(_union(candidates).subquery("c"))
+            .join(
+                _union(groups).subquery("m"),
+                on="c.type = m.type AND c.id = m.id",
+                join_type="semi",
+            )
+        )
+        self._create_as("_ld_dup", query)
+        (n,) = self.con.execute("SELECT count(*) FROM _ld_dup").fetchone() or (0,)
+        return bool(n)
+
+    def _later(self, checked: list[str]) -> list[tuple[Any, ...]]:
+        """The rows of ``_ld_dup`` after the first of their key, in read order: seq, type, id,
+        raw, and the first row's seq and raw; the (file index, line) of both (NULL for rows
+        decided in Python)."""
+        wanted = exp.In(this=_c("seq"), query=exp.select("seq").from_("_ld_dup").subquery())
+        texts = [
+            exp.select(
+                exp.alias_(_c("_seq"), "seq"),
+                exp.alias_(_strip_cr(_c("_text")), "raw"),
+                exp.alias_(_c("_fi"), "fi"),
+                exp.alias_(_c("_line"), "line"),
+            )
+            .from_(_stage(etype))
+            .where(
+                # Admitted rows only: a refused row's seq may be a Python candidate's.
+                exp.and_(
+                    _c("_ok"),
+                    exp.In(this=_c("_seq"), query=exp.select("seq").from_("_ld_dup").subquery()),
+                )
+            )
+            for etype in checked
+        ]
+        texts.append(
+            exp.select(
+                "seq",
+                "raw",
+                exp.alias_(_cast(exp.null(), "INTEGER"), "fi"),
+                exp.alias_(_cast(exp.null(), "BIGINT"), "line"),
+            )
+            .from_("_ld_py")
+            .where(wanted)
+        )
+        self._create_as("_ld_texts", _union(texts))
+        return self.con.execute(
+            """
+            WITH ranked AS (
+                SELECT d.seq, d.type, d.id, t.raw, t.fi, t.line,
+                       row_number() OVER w AS rn, first_value(d.seq) OVER w AS first_seq,
+                       first_value(t.raw) OVER w AS first_raw,
+                       first_value(t.fi) OVER w AS first_fi,
+                       first_value(t.line) OVER w AS first_line
+                FROM _ld_dup d JOIN _ld_texts t ON t.seq = d.seq
+                WINDOW w AS (PARTITION BY d.type, d.id ORDER BY d.seq)
+            )
+            SELECT seq, type, id, raw, first_seq, first_raw, fi, line, first_fi, first_line
+            FROM ranked WHERE rn > 1 ORDER BY seq
+            """
+        ).fetchall()
+
     def _digest(self, seq: int, raw: str, cache: dict[int, bytes]) -> bytes:
         if seq not in cache:
             result = self.validator.validate(orjson.loads(raw))
@@ -517,36 +583,35 @@ class _Loader:
 
     def _insert(self, checked: list[str], late: list[int], by_seq: dict[int, _Candidate]) -> None:
         con = self.con
-        self._create("_ld_late", "seq BIGINT")
         if late:
-            con.executemany("INSERT INTO _ld_late VALUES (?)", [(s,) for s in late])
-        self._create("_ld_files", "fi INTEGER, name VARCHAR")
-        con.executemany("INSERT INTO _ld_files VALUES (?, ?)", list(enumerate(self.state.files)))
+            self._create("_ld_late", "seq BIGINT")
+            con.execute("INSERT INTO _ld_late SELECT unnest(?::BIGINT[])", [late])
         existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         for etype, fields in self.event_types.items():
             if table_name(etype) not in existing:
                 con.execute(create_table(etype, fields).sql(dialect="duckdb"))
-        single = len(self.state.files) == 1
+        files = self.state.files
+        if len(files) == 1:
+            file: exp.Expression = lit(files[0])
+        else:  # the file's name by its index: a lookup in a constant list, in row order
+            names = exp.Array(expressions=[lit(f) for f in files])
+            file = fn("list_extract", names, exp.Add(this=_c("_fi"), expression=lit(1)))
         for etype in checked:
             names = [n for n in self.event_types[etype] if n != "type"]
-            file = lit(self.state.files[0]) if single else exp.column("name", "f")
             select = exp.select(
-                exp.column("_seq", "s"),
-                exp.alias_(file, "_file"),
-                exp.column("_line", "s"),
-                exp.alias_(_strip_cr(exp.column("_text", "s")), "_raw"),
-                *[exp.column(n, "s", quoted=True) for n in names],
-            ).from_(exp.alias_(exp.to_table(_stage(etype)), "s"))
-            if not single:
-                select = select.join("_ld_files AS f", on="s._fi = f.fi")
-            keep: exp.Expression = exp.column("_ok", "s")
+                "_seq",
+                exp.alias_(file.copy(), "_file"),
+                "_line",
+                exp.alias_(_strip_cr(_c("_text")), "_raw"),
+                *[_c(n) for n in names],
+            ).from_(_stage(etype))
+            keep: exp.Expression = _c("_ok")
             if late:
                 keep = exp.and_(
                     keep,
                     exp.not_(
                         exp.In(
-                            this=exp.column("_seq", "s"),
-                            query=exp.select("seq").from_("_ld_late").subquery(),
+                            this=_c("_seq"), query=exp.select("seq").from_("_ld_late").subquery()
                         )
                     ),
                 )
@@ -559,7 +624,7 @@ class _Loader:
                 ),
                 expression=select,
             )
-            con.execute(insert.sql(dialect="duckdb"))
+            con.execute(insert.sql(dialect="duckdb", copy=False))
         late_set = set(late)
         for cand in self.state.candidates:
             if cand.seq not in late_set:
@@ -579,7 +644,7 @@ class _Loader:
         self.temp_tables.append(name)
 
     def _create_as(self, name: str, query: exp.Expression | str) -> None:
-        text = query if isinstance(query, str) else query.sql(dialect="duckdb")
+        text = query if isinstance(query, str) else query.sql(dialect="duckdb", copy=False)
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {exp.to_identifier(name, quoted=True).sql('duckdb')} "
             f"AS {text}"
@@ -611,12 +676,23 @@ def _check_fits(cand: _Candidate) -> None:
             )
 
 
-def _ends_with_newline(p: Path) -> bool:
+def _last_line(p: Path) -> bytes:
+    """The bytes after the file's last line break (empty when it ends with one)."""
     with p.open("rb") as fh:
-        if fh.seek(0, 2) == 0:
-            return True
-        fh.seek(-1, 2)
-        return fh.read(1) == b"\n"
+        end = fh.seek(0, 2)
+        tail = b""
+        while end > 0 and b"\n" not in tail:
+            start = max(0, end - 65536)
+            fh.seek(start)
+            tail = fh.read(end - start) + tail
+            end = start
+    return tail.rsplit(b"\n", 1)[-1]
+
+
+def _closed(last: bytes) -> bool:
+    """Whether no line is left unterminated: the text after the last line break is blank (the
+    readers skip it; the line before it keeps its line break)."""
+    return not last.strip(_BLANK.encode())
 
 
 def _plain_file(p: Path) -> bool:
@@ -646,15 +722,15 @@ def _cast(e: exp.Expression, to: str) -> exp.Expression:
 def _stage_sql(
     model: type[BaseEvent], fields: tuple[tuple[str, str], ...], tz: ZoneInfo, etype: str
 ) -> str:
-    """The SQL of one type's check over ``_ld_parsed`` (cached: building it takes a while)."""
+    """The SQL of one type's check over the lines routed to it (cached per process)."""
     check = type_check(model_spec(model), dict(fields), tz, etype)
     source = (
         exp.select("_seq", "_fi", "_line", "_text")
-        .from_("_ld_parsed")
+        .from_("_ld_lines")
         .where(exp.EQ(this=_c("_type"), expression=lit(etype)))
     )
     select = check.select(source.subquery("src"), ["_seq", "_fi", "_line", "_text"])
-    return select.sql(dialect="duckdb")
+    return select.sql(dialect="duckdb", copy=False)
 
 
 @functools.lru_cache(maxsize=16)
@@ -668,6 +744,45 @@ def _macro_sql(tz: ZoneInfo) -> tuple[str, ...]:
 
 def _stage(etype: str) -> str:
     return f"_ld_st_{etype}"
+
+
+def _union(queries: list[exp.Select]) -> exp.Query:
+    """``q1 UNION ALL q2 ...``, built in place."""
+    out: exp.Query = queries[0]
+    for q in queries[1:]:
+        out = exp.Union(this=out, expression=q, distinct=False)
+    return out
+
+
+#: A line that begins with the ``type`` key and a plain string (as writers put it): group 1.
+_TYPE_KEY = r'^\{"type": ?"([^"\\]*)"'
+
+
+def _route(text: exp.Expression) -> exp.Expression:
+    """The type a line seems to name, which only picks the check that decides it: the type
+    check itself verifies ``type`` (and refuses to Python when it differs). Lines that begin
+    with the ``type`` key, as writers put it, are read without parsing; others are parsed."""
+    path = lit("$.type")
+    exact = exp.Case(
+        ifs=[
+            exp.If(
+                this=fn("json_valid", text.copy()),
+                true=exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.EQ(
+                                this=fn("json_type", text.copy(), path),
+                                expression=lit("VARCHAR"),
+                            ),
+                            true=fn("json_extract_string", text.copy(), path.copy()),
+                        )
+                    ]
+                ),
+            )
+        ]
+    )
+    quick = fn("nullif", fn("regexp_extract", text, lit(_TYPE_KEY), lit(1)), lit(""))
+    return exp.Coalesce(this=quick, expressions=[exact])
 
 
 _NUMERIC = (

@@ -13,6 +13,7 @@ times and dates (local time as stored) and a Python format spec otherwise; null 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,17 @@ class Template:
             joiner = "、" if _has_cjk(self.text) else ", "
             renderers = tuple(_renderer(p, joiner) for p in self.parts)
             object.__setattr__(self, "_renderers", renderers)
+        # Compiled once: the literal text as a ``str.format`` pattern with one ``{}`` per slot,
+        # and the slots' renderers in order, so a render is one C-level format call.
+        pattern = "".join(
+            p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
+            for p in self.parts
+        )
+        slots = tuple(
+            r for p, r in zip(self.parts, self._renderers, strict=True) if not isinstance(p, str)
+        )
+        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "_slots", slots)
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -71,7 +83,7 @@ class Template:
 
     def render(self, ctx: EvalContext) -> str:
         """The message for ``ctx``."""
-        return "".join(r(ctx) for r in self._renderers)
+        return self._pattern.format(*[r(ctx) for r in self._slots])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready record (slots hold their IR)."""
@@ -98,12 +110,54 @@ def _has_cjk(text: str) -> bool:
 # ------------------------------------------------------------------------------ render
 
 
+#: Directives written from the value's own fields, with the digits C strftime gives them.
+_FIELD_FORMATS = {
+    "%Y": "{0.year}",
+    "%m": "{0.month:02d}",
+    "%d": "{0.day:02d}",
+    "%H": "{0.hour:02d}",
+    "%M": "{0.minute:02d}",
+    "%S": "{0.second:02d}",
+    "%%": "%",
+}
+_TIME_OF_DAY = frozenset({"%H", "%M", "%S"})
+
+
+@functools.lru_cache(maxsize=256)
+def _field_pattern(spec: str) -> tuple[str | None, bool]:
+    """``spec`` as a ``str.format`` pattern over a date's fields, and whether it needs a time of
+    day; ``(None, False)`` when it has a directive outside :data:`_FIELD_FORMATS`."""
+    out: list[str] = []
+    at, needs_time = 0, False
+    for m in _DIRECTIVE.finditer(spec):
+        directive = m.group(0)
+        if directive not in _FIELD_FORMATS:
+            return None, False
+        out.append(spec[at : m.start()].replace("{", "{{").replace("}", "}}"))
+        out.append(_FIELD_FORMATS[directive])
+        needs_time = needs_time or directive in _TIME_OF_DAY
+        at = m.end()
+    out.append(spec[at:].replace("{", "{{").replace("}", "}}"))
+    return "".join(out), needs_time
+
+
 def _strftime(value: date, spec: str) -> str:
-    # Directive by directive, so text around them (月, 日) never goes through C strftime.
+    # Common directives (%Y-%m-%d %H:%M) straight from the fields, in one format call. Others go
+    # directive by directive, so text around them (月, 日) never goes through C strftime.
+    t = type(value)
+    if (t is datetime or t is date) and value.year >= 1000:
+        pattern, needs_time = _field_pattern(spec)
+        if pattern is not None and (t is datetime or not needs_time):
+            return pattern.format(value)
     return _DIRECTIVE.sub(lambda m: value.strftime(m.group(0)), spec)
 
 
 def _plain(value: Any, joiner: str) -> str:
+    t = type(value)
+    if t is str:
+        return value  # type: ignore[no-any-return]
+    if t is int:
+        return str(value)
     if value is None:
         return NULL_TEXT
     if value is True:
@@ -150,8 +204,27 @@ def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
         return lambda ctx: part
     fn, spec = compile_predicate(part.node), part.spec
     if spec is None:
-        return lambda ctx: _plain(fn(ctx), joiner)
-    return lambda ctx: format_value(fn(ctx), spec, joiner)
+
+        def plain(ctx: EvalContext) -> str:
+            value = fn(ctx)
+            return value if type(value) is str else _plain(value, joiner)
+
+        return plain
+
+    def formatted(ctx: EvalContext) -> str:
+        # The common cases of format_value first; anything else takes the full path.
+        value = fn(ctx)
+        t = type(value)
+        if t is datetime or t is date:
+            return _strftime(value, spec)
+        if t is float or t is int or t is str:
+            try:
+                return format(value, spec)
+            except (ValueError, TypeError):
+                pass
+        return format_value(value, spec, joiner)
+
+    return formatted
 
 
 # ------------------------------------------------------------------------------- parse

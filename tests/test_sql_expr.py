@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
@@ -325,7 +325,12 @@ def _sql_values(source: str, events: list[dict[str, Any]], fold_it: bool) -> tup
 )
 def test_expression_equals_python(kind: str, data: Any, events: list, fold_it: bool) -> None:
     source = data.draw(EXPRS[kind], label="expr")
-    py, sql = _sql_values(source, events, fold_it)
+    try:
+        py, sql = _sql_values(source, events, fold_it)
+    except NotImplementedError:
+        # Refused by the compiler (e.g. a value of no known type): a predicate holding it is
+        # tested in Python instead (backends/sql/fallback.py).
+        reject()
     assert len(py) == len(sql)
     for p, q, e in zip(py, sql, events, strict=True):
         assert p == q and (p is None) == (q is None), (source, e, p, q)

@@ -466,25 +466,31 @@ class ExprCompiler:
         row = exp.Floor(this=exp.Div(this=_paren(lat), expression=_num(cell)))
         col = exp.Floor(this=exp.Div(this=_paren(lon), expression=_num(cell)))
         # The point's grid cell, as ReferenceIndex._cell_of computes it; ref_fence lists each
-        # fence under every cell township_at would look at it from.
-        near = _and(
-            [
-                exp.EQ(this=fcol("cell_row"), expression=row),
-                exp.EQ(this=fcol("cell_col"), expression=col),
-                exp.LTE(this=metres.copy(), expression=fcol("radius_m")),
-            ]
+        # fence under every cell township_at would look at it from. The distance is computed
+        # once per fence of the cell, a level down, and read by the filter and the key.
+        in_cell = (
+            exp.select(fcol("township"), fcol("unit_id"), fcol("radius_m"), metres.as_("_m"))
+            .from_(exp.to_table("ref_fence").as_(f))
+            .where(
+                _and(
+                    [
+                        exp.EQ(this=fcol("cell_row"), expression=row),
+                        exp.EQ(this=fcol("cell_col"), expression=col),
+                    ]
+                )
+            )
         )
         key = exp.Struct(
             expressions=[
-                exp.PropertyEQ(this=exp.to_identifier("m"), expression=metres.copy()),
+                exp.PropertyEQ(this=exp.to_identifier("m"), expression=fcol("_m")),
                 exp.PropertyEQ(this=exp.to_identifier("u"), expression=fcol("unit_id")),
             ]
         )
         # duckdb-only: arg_min over a struct key (nearest fence, then the smallest unit id).
         sel = (
             exp.select(exp.ArgMin(this=fcol("township"), expression=key))
-            .from_(exp.to_table("ref_fence").as_(f))
-            .where(near)
+            .from_(in_cell.subquery(f))
+            .where(exp.LTE(this=fcol("_m"), expression=fcol("radius_m")))
         )
         valid = _and(
             [
@@ -632,7 +638,7 @@ class ExprCompiler:
         any_null = _or([_is_null(a.copy()) for a in args])
         return exp.Case(
             ifs=[exp.If(this=any_null, true=_null(NUMBER))],
-            default=cls(this=args[0], expressions=args[1:]),
+            default=cls(this=args[0], expressions=args[1:], ignore_nulls=True),
         )
 
     def _fn_min(self, node: Call, names: Resolver) -> exp.Expression:
@@ -752,7 +758,8 @@ class ExprCompiler:
                 out.append(self.value(a, names))
             elif _is_empty_list(a) or a.type == NULL:
                 value = None if a.type == NULL else ()
-                out.append(sql_literal(value, known[0]) if known else exp.null())
+                # Two constants of no known type: empty lists of text (any type behaves alike).
+                out.append(sql_literal(value, known[0] if known else "list[str]"))
             else:
                 raise NotImplementedError(f"{node.fn}() of {a.type} values: {to_source(node)}")
         return out[0], out[1]
@@ -857,7 +864,13 @@ def _haversine(
             expression=sin_half_sq(dl),
         ),
     )
-    clamped = exp.Least(this=_num(1.0), expressions=[exp.Greatest(this=_num(0.0), expressions=[a])])
+    # Every caller guards its coordinates, so ``a`` is never NULL here: the plain LEAST/GREATEST
+    # (which skip NULLs) do, without sqlglot's NULL-propagating CASE that repeats ``a`` 4 times.
+    clamped = exp.Least(
+        this=_num(1.0),
+        expressions=[exp.Greatest(this=_num(0.0), expressions=[a], ignore_nulls=True)],
+        ignore_nulls=True,
+    )
     return exp.Mul(
         this=_num(2.0 * EARTH_RADIUS_KM), expression=exp.Asin(this=exp.Sqrt(this=clamped))
     )

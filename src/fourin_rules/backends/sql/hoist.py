@@ -26,11 +26,11 @@ def hoist(
         innermost: dict[str, exp.Subquery] = {}
         for out in outputs:
             for sub in out.find_all(exp.Subquery):
-                if not isinstance(sub.this, exp.Select):
+                if not _scalar(sub):
                     continue
-                if any(isinstance(n, exp.Subquery) for n in sub.this.find_all(exp.Subquery)):
+                if any(_scalar(n) for n in sub.this.find_all(exp.Subquery)):
                     continue  # holds another lookup: hoisted in a later layer
-                innermost.setdefault(sub.sql(dialect="duckdb"), sub)
+                innermost.setdefault(canonical(sub), sub)
         if not innermost:
             break
         names: dict[str, str] = {}
@@ -47,10 +47,30 @@ def hoist(
     return outputs, source
 
 
+def canonical(sub: exp.Subquery, dialect: str = "duckdb") -> str:
+    """The text of ``sub`` with its own table aliases renamed in order, so that equal lookups
+    the compiler numbered apart compare equal."""
+    copy = sub.copy()
+    names: dict[str, str] = {}
+    for node in copy.find_all(exp.Table, exp.Subquery):
+        if node is not copy and node.alias:
+            names[node.alias] = f"_t{len(names)}"
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(names[node.alias])))
+    for column in copy.find_all(exp.Column):
+        if column.table in names:
+            column.set("table", exp.to_identifier(names[column.table]))
+    return copy.sql(dialect=dialect)
+
+
+def _scalar(sub: exp.Subquery) -> bool:
+    """A lookup (a subquery giving a value), not a derived table a lookup reads from."""
+    return isinstance(sub.this, exp.Select) and not isinstance(sub.parent, exp.From | exp.Join)
+
+
 def _swap(node: exp.Expression, names: dict[str, str], alias: str) -> exp.Expression:
     """A hoisted subquery becomes its column."""
-    if isinstance(node, exp.Subquery):
-        name = names.get(node.sql(dialect="duckdb"))
+    if isinstance(node, exp.Subquery) and _scalar(node):
+        name = names.get(canonical(node))
         if name is not None:
             return exp.column(name, table=alias, quoted=True)
     return node

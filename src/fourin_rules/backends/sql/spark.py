@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlglot import exp
 
+from fourin_rules.backends.sql.hoist import canonical
 from fourin_rules.errors import FourinError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -217,21 +218,6 @@ def _reads_only(sub: exp.Subquery, alias: str) -> bool:
     return all(not c.table or c.table in own or c.table == alias for c in sub.find_all(exp.Column))
 
 
-def _canonical(sub: exp.Subquery) -> str:
-    """The text of ``sub`` with its own table aliases renamed in order (equal lookups that the
-    compiler numbered apart compare equal)."""
-    copy = sub.copy()
-    names: dict[str, str] = {}
-    for table in copy.find_all(exp.Table):
-        if table.alias:
-            names[table.alias] = f"_t{len(names)}"
-            table.set("alias", exp.TableAlias(this=exp.to_identifier(names[table.alias])))
-    for column in copy.find_all(exp.Column):
-        if column.table in names:
-            column.set("table", exp.to_identifier(names[column.table]))
-    return copy.sql(dialect="spark")
-
-
 def _lift_subqueries(select: exp.Select) -> exp.Select:
     """Subqueries inside higher-order functions or UNNEST (Spark refuses both) become columns of
     a layer over the FROM source: ``FROM (SELECT a.*, (subquery) AS _s1 FROM src AS a) AS a``."""
@@ -255,7 +241,7 @@ def _lift_subqueries(select: exp.Select) -> exp.Select:
     names: dict[str, str] = {}
     columns = []
     for sub in targets:
-        text = _canonical(sub)
+        text = canonical(sub, "spark")
         if text not in names:
             names[text] = f"_s{len(names) + 1}"
             columns.append(exp.Subquery(this=sub.this.copy()).as_(names[text], quoted=True))
@@ -341,7 +327,7 @@ def _decorrelate(select: exp.Select) -> exp.Select:
             found.append((sub, parts))
     joined: dict[str, str] = {}
     for sub, (table, value, cond, marker) in found:
-        text = _canonical(sub)
+        text = canonical(sub, "spark")
         if text not in joined:
             joined[text] = table.alias
             select.join(table.copy(), on=cond.copy(), join_type="LEFT", copy=False)

@@ -116,6 +116,9 @@ class Engine:
         )
         self.env = RuleEnv(self.index, self.calendar)
         self.backend = get_backend(backend)
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            prepare(self.plan, self.env)
         self.lateness = parse_duration(lateness) if isinstance(lateness, str) else lateness
         self.models = dict(EVENT_MODELS)
         for name, fields in self.plan.event_types.items():

@@ -18,6 +18,13 @@ class DuckDBBackend:
     def check(self, plan: Plan) -> list[str]:
         return []
 
+    def prepare(self, plan: Plan, env: Any) -> None:
+        """Compile the plan's predicates to SQL now, with the packs, rather than at the first
+        run (runs of one engine share them)."""
+        from fourin_rules.backends.sql.predicates import compile_predicates
+
+        compile_predicates(plan, env)
+
     def matcher(self, plan: Plan, env: Any) -> Any:
         """Sessions stay on durable_rules (the incremental engine)."""
         return DurableBackend().matcher(plan, env)

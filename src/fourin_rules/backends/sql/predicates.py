@@ -32,7 +32,7 @@ from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import ExprCompiler, TableResolver
 from fourin_rules.backends.sql.hoist import hoist
-from fourin_rules.backends.sql.refdata import create_reference_tables
+from fourin_rules.backends.sql.refdata import create_reference_tables, sql_env
 from fourin_rules.backends.sql.schema import column_type, table_name
 from fourin_rules.plan import Plan, Predicate
 from fourin_rules.runtime.env import RuleEnv
@@ -146,8 +146,23 @@ def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, env: RuleEnv) -> Prepare
             ]
         ).sql(dialect="duckdb")
     )
-    sql_env = create_reference_tables(con, env)
-    compiler = ExprCompiler(sql_env)
+    create_reference_tables(con, env)
+    return compile_predicates(plan, env)
+
+
+#: Compiled predicates by plan: (plan, env, prepared), at most a few.
+_COMPILED: dict[int, tuple[Plan, RuleEnv, PreparedPredicates]] = {}
+
+
+def compile_predicates(plan: Plan, env: RuleEnv) -> PreparedPredicates:
+    """Every predicate of ``plan`` as an SQL query over the tables :func:`prepare` makes.
+
+    Compiled once per plan and environment (an engine's runs share it): the queries are never
+    changed in place, only copied."""
+    cached = _COMPILED.get(id(plan))
+    if cached is not None and cached[0] is plan and cached[1] is env:
+        return cached[2]
+    compiler = ExprCompiler(sql_env(env))
     prepared = PreparedPredicates(compiler)
     for pred in plan.predicates:
         columns = plan.event_types.get(pred.type, {})
@@ -158,6 +173,9 @@ def prepare(con: duckdb.DuckDBPyConnection, plan: Plan, env: RuleEnv) -> Prepare
             continue
         names = ([pred.for_each[0]] if pred.for_each else []) + [n for n, _ in pred.lets]
         prepared.variables[pred.id] = tuple(names)
+    if len(_COMPILED) >= 8:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[id(plan)] = (plan, env, prepared)
     return prepared
 
 

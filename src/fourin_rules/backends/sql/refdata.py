@@ -257,7 +257,6 @@ def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> Sql
         [[gid, [t.kind for t in g.targets]] for gid, g in groups.items()],
     )
     fences: list[tuple[float, float, float, str, str]] = list(getattr(index, "_fences", []))
-    cell: float | None = getattr(index, "_cell", None) if fences else None
     # A fence is visible from the point cells ReferenceIndex.township_at looks around: rows
     # within one of the fence's, columns within the reach of the point's row. One row per
     # (point cell, fence), so that the lookup is an equi-join on the point's cell.
@@ -288,5 +287,12 @@ def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> Sql
         [("day", "date"), ("duty", "bool"), ("holiday", "str")],
         _calendar_rows(env),
     )
+    return sql_env(env)
+
+
+def sql_env(env: RuleEnv) -> SqlEnv:
+    """The constants the expression compiler takes from ``env`` (no tables needed)."""
+    index = env.reference
+    cell: float | None = getattr(index, "_cell", None) if getattr(index, "_fences", None) else None
     hours = tuple((_us(a), _us(b)) for a, b in env.calendar.work_hours)
     return SqlEnv(work_hours_us=hours, fence_cell=cell, timezone=env.calendar.tz.key)

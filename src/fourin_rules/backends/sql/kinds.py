@@ -10,7 +10,9 @@ cannot take (``supported()`` is false) is replayed through those operators inste
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +20,10 @@ from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
-from fourin_rules.backends.sql.schema import column_type, table_name
+from fourin_rules.backends.sql.schema import column_type, integer_fields, table_name
 from fourin_rules.backends.sql.sqltree import col, union_all
 from fourin_rules.expr import to_source
-from fourin_rules.expr.nodes import Attr, Field, Node, Var, walk
+from fourin_rules.expr.nodes import Arith, Attr, Field, IfElse, Literal, Neg, Node, Var, walk
 from fourin_rules.findings import make_finding
 from fourin_rules.model.finding import Finding
 from fourin_rules.model.types import is_list
@@ -252,12 +254,13 @@ class AbsenceKind(SqlKind):
         )
         refs: dict[tuple[int, str, int], list[Ref]] = {}
         query = (
-            exp.select("c.pidx", "c.subject", "c.slot", "c.refs")
-            .from_("_counted AS c")
+            exp.select("r.pidx", "r.subject", "s.slot", "s.etype", "s.id")
+            .from_("_roster AS r")
             .join("_flag AS f", using=["pidx", "subject"])
+            .join("_seen AS s", on="s.pday = r.pday AND s.subject = r.subject")
         )
-        for pidx, subject, slot, rlist in self.run.fetch(query):
-            refs[(pidx, subject, slot)] = [(r["t"], r["i"]) for r in rlist or []]
+        for pidx, subject, slot, etype, eid in self.run.fetch(query):
+            refs.setdefault((pidx, subject, slot), []).append((etype, eid))
         assignments.load(flagged)
         return self._assemble(periods, flagged, refs, assignments)
 
@@ -304,53 +307,50 @@ class AbsenceKind(SqlKind):
         return Roster(self.run, assignments)
 
     def _seen(self) -> exp.Expression:
-        """``(pday, subject, slot, etype, id)``: expected events inside their slot's hours."""
+        """``(pday, subject, slot, etype, id)``: expected events inside their slot's hours.
+
+        Slots often expect the same events at other hours (a check-in in the morning, another
+        in the afternoon): each distinct source is read once, with its period and local clock
+        (the costly time zone arithmetic), into a table the slots then filter."""
         parts = []
+        sources: dict[str, str] = {}
         for k, slot in enumerate(self.rule.slots):
             for pid in slot.predicates:
                 ptype = self.run.plan.predicates[pid].type
                 rows = self.hit_rows(pid, slot.who[ptype]).subquery("r")
-                secs = clock(col("time", "r"))
-                cond: exp.Expression = exp.GTE(this=secs, expression=seconds(slot.start))
-                if slot.end is not None:
-                    cond = exp.and_(cond, exp.LT(this=secs, expression=seconds(slot.end)))
-                parts.append(
-                    exp.select(
-                        period_start(col("time", "r"), self.rule.per).as_("pday"),
-                        col("subject", "r"),
-                        exp.Literal.number(k).as_("slot"),
-                        col("etype", "r"),
-                        col("id", "r"),
+                text = rows.sql(dialect="duckdb")
+                if text not in sources:
+                    sources[text] = f"_seen_{len(sources)}"
+                    self.run.create_temp(
+                        sources[text],
+                        exp.select(
+                            period_start(col("time", "r"), self.rule.per).as_("pday"),
+                            col("subject", "r"),
+                            col("etype", "r"),
+                            col("id", "r"),
+                            clock(col("time", "r")).as_("secs"),
+                        ).from_(rows),
                     )
-                    .from_(rows)
+                cond: exp.Expression = exp.GTE(this=col("secs"), expression=seconds(slot.start))
+                if slot.end is not None:
+                    cond = exp.and_(cond, exp.LT(this=col("secs"), expression=seconds(slot.end)))
+                parts.append(
+                    exp.select("pday", "subject", exp.Literal.number(k).as_("slot"), "etype", "id")
+                    .from_(sources[text])
                     .where(cond)
                 )
         return union_all(parts)
 
     def _counted(self) -> exp.Select:
-        """Per roster row and slot: how many expected events were seen, and which."""
+        """Per roster row and slot: how many expected events were seen."""
         slots = exp.values(
             [(k, s.min_count) for k, s in enumerate(self.rule.slots)],
             alias="sl",
             columns=["slot", "need"],
         )
-        refs = exp.Filter(
-            this=exp.func(
-                "list",
-                exp.Struct(
-                    expressions=[
-                        exp.PropertyEQ(this=exp.to_identifier("t"), expression=col("etype", "s")),
-                        exp.PropertyEQ(this=exp.to_identifier("i"), expression=col("id", "s")),
-                    ]
-                ),
-            ),
-            expression=exp.Where(
-                this=exp.Not(this=exp.Is(this=col("id", "s"), expression=exp.null()))
-            ),
-        )
         keys = ["r.pidx", "r.pday", "r.subject", "sl.slot", "sl.need"]
         return (
-            exp.select(*keys, "count(s.id) AS n", refs.as_("refs"))
+            exp.select(*keys, "count(s.id) AS n")
             .from_("_roster AS r")
             .join(slots, join_type="cross")
             .join(
@@ -671,21 +671,23 @@ class ThresholdKind(SqlKind):
         column_of = {i: k for k, i in enumerate(self._inputs())}
         source: exp.Expression = entries
         if spans:
-            # Islands of consecutive entries whose input holds; each island's span in minutes.
-            marks = [f"row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY {order}) AS _rn"]
-            for i in spans:
-                v = f"v{column_of[i]}"
-                marks.append(
-                    f"CASE WHEN {v} THEN row_number() OVER (PARTITION BY {', '.join(keys)}, {v} "
-                    f"ORDER BY {order}) END AS _r{i}"
-                )
+            # Islands of consecutive entries whose input holds: the entries of one island have
+            # the same count of failing entries before them (as has the failing entry that
+            # ends the island before: the input is part of the partition). Each island's span
+            # in minutes.
+            part = ", ".join(keys)
+            marks = [
+                f"sum(CASE WHEN v{column_of[i]} THEN 0 ELSE 1 END) OVER (PARTITION BY {part} "
+                f"ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS _i{i}"
+                for i in spans
+            ]
             marked = exp.select("x.*", *marks).from_(entries)
             cols = []
             for i in spans:
+                island = f"(PARTITION BY {part}, _i{i}, v{column_of[i]})"
                 cols.append(
-                    f"CASE WHEN _r{i} IS NOT NULL THEN epoch(max(time) OVER (PARTITION BY "
-                    f"{', '.join(keys)}, _rn - _r{i}) - min(time) OVER (PARTITION "
-                    f"BY {', '.join(keys)}, _rn - _r{i})) / 60.0 END AS _span{i}"
+                    f"CASE WHEN v{column_of[i]} THEN epoch(max(time) OVER {island} - "
+                    f"min(time) OVER {island}) / 60.0 END AS _span{i}"
                 )
             source = exp.select("m.*", *cols).from_(marked.subquery("m")).subquery("x2")
         grouped = exp.select(*keys, *self._aggregates()).from_(source).group_by(*keys)
@@ -728,15 +730,15 @@ class ThresholdKind(SqlKind):
             passing,
         )
         rows = run.fetch(
-            exp.select("p.wstart", "p.wend", "p.subject", "p.kind", "e._seq", "e.pid")
+            exp.select("p.wstart", "p.wend", "p.subject", "p.kind", *self._entry_fields("e"))
             .from_("_pass AS p")
             .join("_entries AS e", using=["wstart", "wend", "subject", "kind"])
             .where("e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE")
             .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
         )
-        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {tuple(p): [] for p in passing}
-        for ws, we, subject, kind, seq, pid in rows:
-            groups.setdefault((ws, we, subject, kind), []).append((seq, pid))
+        groups: dict[tuple[Any, ...], list[Entry]] = {tuple(p): [] for p in passing}
+        for row in rows:
+            groups.setdefault(tuple(row[:4]), []).append(self._entry(row[4:]))
         return self._assemble(groups, horizon)
 
     def _load_roster(self, origin_time: datetime, horizon: datetime) -> None:
@@ -783,71 +785,102 @@ class ThresholdKind(SqlKind):
             rows,
         )
 
-    def _materialize(self, members: list[tuple[int, int]]) -> dict[tuple[int, int], Entry]:
-        """The runtime's entries of these ``(seq, pid)`` hits: their events (one query per
-        type), their variables, and inputs computed by the rule's compiled Python expressions,
-        so values are exactly those of the incremental operator."""
-        from fourin_rules.expr import compile_predicate
+    def _entry_fields(self, alias: str) -> list[str]:
+        """The columns :meth:`_entry` reads from an ``_entries`` row."""
+        fields = ["_seq", "etype", "id", "time", *[f"v{i}" for i in range(len(self._inputs()))]]
+        return [f"{alias}.{f}" for f in fields]
 
-        inputs = [compile_predicate(a) if a is not None else None for _, _, a in self.rule.values]
-        wanted: dict[int, set[int]] = {}
-        by_type: dict[str, set[int]] = {}
-        for seq, pid in members:
-            wanted.setdefault(pid, set()).add(seq)
-            by_type.setdefault(self.run.plan.predicates[pid].type, set()).add(seq)
-        hit_vars = {
-            (seq, pid): variables
-            for pid, seqs in wanted.items()
-            for seq, variables in self.run.hit_rows(pid, seqs)
-        }
-        for etype, seqs in by_type.items():
+    def _entry(self, row: Sequence[Any]) -> Entry:
+        """The runtime's entry of one ``_entries`` row (see :meth:`_entry_fields`). Its inputs
+        are those SQL computed (the compiler's values equal the Python evaluator's, as the
+        differential tests check); its event is fetched later, for the findings only."""
+        seq, etype, eid, time, *values = row
+        inputs: list[Any] = [None] * len(self.rule.values)
+        whole = self._whole(etype)
+        for k, i in enumerate(self._inputs()):
+            v = values[k]
+            # A union of event types may widen a count to DOUBLE: Python has an int there.
+            inputs[i] = int(v) if whole[k] and isinstance(v, float) and v.is_integer() else v
+        entry = Entry(time, (etype, eid), inputs, {})
+        self._seq_of[entry.ref] = seq
+        return entry
+
+    @functools.cached_property
+    def _seq_of(self) -> dict[tuple[str, str], int]:
+        return {}
+
+    @functools.cache  # noqa: B019 (one decider per rule and run)
+    def _whole(self, etype: str) -> list[bool]:
+        """Per input: whether the Python evaluator gives an int on events of ``etype``."""
+        ints = integer_fields(etype)
+        return [int_valued(self.rule.values[i][2], ints) for i in self._inputs()]
+
+    def _events_of(self, entries: Iterable[Entry]) -> None:
+        """Fill in the events of these entries (one query per event type)."""
+        by_type: dict[str, list[Entry]] = {}
+        for entry in entries:
+            by_type.setdefault(entry.ref[0], []).append(entry)
+        for etype, wanted in by_type.items():
+            seqs = [self._seq_of[e.ref] for e in wanted]
             self.run.events.fetch(etype, seqs)
-        out = {}
-        for seq, pid in members:
-            event = self.run.events.cache[seq]
-            ctx = self.ctx(event, hit_vars.get((seq, pid), {}))
-            values_in = [fn(ctx) if fn is not None else None for fn in inputs]
-            out[(seq, pid)] = Entry(event["time"], (event["type"], event["id"]), values_in, event)
-        return out
+            for entry, seq in zip(wanted, seqs, strict=True):
+                entry.event = self.run.events.cache[seq]
 
     def _assemble(
-        self, groups: dict[tuple[Any, ...], list[tuple[int, int]]], horizon: datetime
+        self, groups: dict[tuple[Any, ...], list[Entry]], horizon: datetime
     ) -> list[Finding]:
-        from fourin_rules.expr import compile_predicate
-
+        """Findings of the windows SQL found passing ``having``: their aggregates (for the
+        facts and messages) and focus computed as the operator computes them."""
         rule = self.rule
-        having = compile_predicate(rule.having)
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
-        made = self._materialize([m for members in groups.values() for m in members])
-        out = []
-        for (start, end, subject, kind), members in sorted(groups.items()):
-            values, focus = window_values(rule, [made[m] for m in members])
-            variables = {**values, "subject": subject, "window_start": start, "window_end": end}
-            if not having(self.ctx({}, variables)):
-                continue
+        kept = []
+        for (start, end, subject, kind), entries in sorted(groups.items()):
+            values, focus = window_values(rule, entries)
             if exemptions is not None:
                 span = (focus[0].time, focus[-1].time) if focus else (start, end)
                 if exemptions.covers(subject, *span):
                     continue
-            out.append(
-                make_finding(
-                    rule,
-                    self.env,
-                    subject_id=subject,
-                    start=start,
-                    end=end,
-                    evidence=[e.ref for e in focus],
-                    ctx=self.ctx(focus[-1].event if focus else {}, variables),
-                    status="final" if end <= horizon else "provisional",
-                    negative_evidence=self.exemption_note(),
-                    facts=dict(values),
-                    subject_kind=kind,
-                )
+            kept.append((start, end, subject, kind, values, focus))
+        self._events_of(focus[-1] for *_, focus in kept if focus)
+        return [
+            make_finding(
+                rule,
+                self.env,
+                subject_id=subject,
+                start=start,
+                end=end,
+                evidence=[e.ref for e in focus],
+                ctx=self.ctx(
+                    focus[-1].event if focus else {},
+                    {**values, "subject": subject, "window_start": start, "window_end": end},
+                ),
+                status="final" if end <= horizon else "provisional",
+                negative_evidence=self.exemption_note(),
+                facts=dict(values),
+                subject_kind=kind,
             )
-        return out
+            for start, end, subject, kind, values, focus in kept
+        ]
 
 
 SQL_KINDS["threshold"] = ThresholdKind
+
+
+def int_valued(node: Node | None, ints: frozenset[str]) -> bool:
+    """Whether ``node`` always evaluates to an int (or None) in Python: whole literals, count
+    fields, ``+ - *`` and conditionals of those."""
+    if isinstance(node, Literal):
+        return node.value is None or (type(node.value) is int)
+    if isinstance(node, Field):
+        return node.name in ints
+    if isinstance(node, Neg):
+        return int_valued(node.operand, ints)
+    if isinstance(node, Arith):
+        whole = int_valued(node.left, ints) and int_valued(node.right, ints)
+        return node.op in ("+", "-", "*") and whole
+    if isinstance(node, IfElse):
+        return int_valued(node.then, ints) and int_valued(node.other, ints)
+    return False
 
 
 def bind_aliases(node: Node, aliases: frozenset[str]) -> Node:
@@ -1139,7 +1172,7 @@ class SlidingKind(ThresholdKind):
             return []
         run.create_temp_from("_keys", {"subject": "VARCHAR", "kind": "VARCHAR"}, keys)
         rows = run.fetch(
-            exp.select("e.subject", "e.kind", "e._seq", "e.pid")
+            exp.select("e.subject", "e.kind", *self._entry_fields("e"))
             .from_("_entries AS e")
             .join("_keys AS k", using=["subject", "kind"])
             .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid")
@@ -1152,16 +1185,16 @@ class SlidingKind(ThresholdKind):
         rule = self.rule
         assert rule.sliding is not None
         having = compile_predicate(rule.having)
-        made = self._materialize([(seq, pid) for _s, _k, seq, pid in rows])
-        out: list[Finding] = []
+        fires: list[tuple[str, str, list[Entry], dict[str, Any]]] = []
         window: deque[Entry] = deque()
         current: tuple[str, str] | None = None
         fired: datetime | None = None
-        for subject, kind, seq, pid in rows:
+        for row in rows:
+            subject, kind = row[0], row[1]
             if (subject, kind) != current:
                 current, fired = (subject, kind), None
                 window.clear()
-            entry = made[(seq, pid)]
+            entry = self._entry(row[2:])
             window.append(entry)
             floor = entry.time - rule.sliding
             while window and (
@@ -1180,24 +1213,26 @@ class SlidingKind(ThresholdKind):
             }
             if not having(self.ctx({}, variables)):
                 continue
-            out.append(
-                make_finding(
-                    rule,
-                    self.env,
-                    subject_id=subject,
-                    start=entries[0].time,
-                    end=entries[-1].time,
-                    evidence=[e.ref for e in entries],
-                    ctx=self.ctx(entries[-1].event, variables),
-                    status="final",
-                    negative_evidence=self.exemption_note(),
-                    facts=dict(values),
-                    subject_kind=kind,
-                )
-            )
+            fires.append((subject, kind, entries, variables))
             fired = entry.time
             window.clear()
-        return out
+        self._events_of(entries[-1] for _, _, entries, _ in fires)
+        return [
+            make_finding(
+                rule,
+                self.env,
+                subject_id=subject,
+                start=entries[0].time,
+                end=entries[-1].time,
+                evidence=[e.ref for e in entries],
+                ctx=self.ctx(entries[-1].event, variables),
+                status="final",
+                negative_evidence=self.exemption_note(),
+                facts={name: variables[name] for name, _, _ in rule.values},
+                subject_kind=kind,
+            )
+            for subject, kind, entries, variables in fires
+        ]
 
 
 class _ThresholdKinds(SqlKind):

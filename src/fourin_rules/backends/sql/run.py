@@ -157,7 +157,8 @@ class ColumnarRun:
         self.events = Events(self.con, self.event_types)
         self.errors: list[RuleError] = []
         self._hits: Hits = {}
-        self._hit_tables: set[int] = set()
+        self._hit_tables: dict[int, str] = {}  # predicate id -> its table
+        self._hit_by_sql: dict[str, str] = {}  # a query's text -> the table holding its rows
 
     # -- input --------------------------------------------------------------------------------
     def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -243,6 +244,7 @@ class ColumnarRun:
             attach(self.con)
         self.db = db
         self._hit_tables.clear()
+        self._hit_by_sql.clear()
 
     def create_temp(self, name: str, query: exp.Expression) -> None:
         self.db.create_temp(name, query)
@@ -271,17 +273,23 @@ class ColumnarRun:
 
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one
-        row per binding, in event order."""
-        name = f"hit_{pid}"
+        row per binding, in event order. Predicates whose queries are the same text (a rule's
+        slots often repeat one condition) share one table."""
         if pid in self._hit_tables:
-            return name
+            return self._hit_tables[pid]
+        name = f"hit_{pid}"
         query = self.prepared.queries.get(pid)
         if query is None:
             seqs = [seq for seq, _ in self.hits([pid])[pid]]
             self.create_temp_from(name, {"_seq": "BIGINT"}, [[s] for s in seqs])
         else:
-            self.create_temp(name, query.copy())
-        self._hit_tables.add(pid)
+            text = query.sql(dialect="duckdb")
+            if text in self._hit_by_sql:
+                name = self._hit_by_sql[text]
+            else:
+                self.create_temp(name, query.copy())
+                self._hit_by_sql[text] = name
+        self._hit_tables[pid] = name
         return name
 
     def run(

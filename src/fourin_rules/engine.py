@@ -17,6 +17,7 @@ from fourin_rules.backends.base import Backend, RuleError
 from fourin_rules.calendar import DutyCalendar
 from fourin_rules.errors import FourinError, suggest
 from fourin_rules.findings import sort_findings
+from fourin_rules.gctuning import bulk_collections
 from fourin_rules.ingest import Ingestor, IngestStats, QuarantineRecord
 from fourin_rules.model.events import EVENT_MODELS, make_custom_event_model
 from fourin_rules.model.finding import Finding
@@ -154,6 +155,16 @@ class Engine:
         since: datetime | str | None = None,
     ) -> RunResult:
         """Evaluate a batch of event dicts (validated and deduped here)."""
+        with bulk_collections():
+            return self._run(events, until=until, since=since)
+
+    def _run(
+        self,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        until: datetime | str | None,
+        since: datetime | str | None,
+    ) -> RunResult:
         if getattr(self.backend, "columnar", False):
             ingestor = Ingestor(self.calendar.tz, self.models)
             accepted = (ingestor.accept(dict(e)) for e in events)
@@ -222,6 +233,17 @@ class Engine:
         progress: Any = None,
     ) -> RunResult:
         """Evaluate events read from JSONL/CSV files; bad rows are quarantined, never raised."""
+        with bulk_collections():
+            return self._run_files(paths, until=until, since=since, progress=progress)
+
+    def _run_files(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        until: datetime | str | None,
+        since: datetime | str | None,
+        progress: Any,
+    ) -> RunResult:
         if getattr(self.backend, "columnar", False):
             from fourin_rules.backends.sql.run import ColumnarRun
 

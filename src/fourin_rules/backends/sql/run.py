@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,10 @@ from fourin_rules.backends.base import Hit, RuleError
 from fourin_rules.backends.sql.db import DuckDb, SqlEngine
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
-from fourin_rules.backends.sql.schema import table_name
+from fourin_rules.backends.sql.schema import table_name, zoned
 from fourin_rules.backends.sql.sqltree import union_all
 from fourin_rules.backends.sql.tables import create_tables, insert_events
+from fourin_rules.model import types as vt
 from fourin_rules.model.finding import Finding
 from fourin_rules.plan import Plan, RulePlan
 from fourin_rules.runtime.base import covers
@@ -52,6 +53,7 @@ class Events:
 
     con: duckdb.DuckDBPyConnection
     event_types: Mapping[str, Mapping[str, str]]
+    tz: tzinfo
     cache: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def fetch(self, etype: str, seqs: Iterable[int]) -> list[dict[str, Any]]:
@@ -69,15 +71,25 @@ class Events:
         return self._build(etype, rows)
 
     def _select(self, etype: str) -> str:
-        names = ", ".join(f'"{c}"' for c in self._columns(etype))
+        times = self._times(etype)
+        names = ", ".join(
+            f'epoch_us("{c}")' if c in times else f'"{c}"' for c in self._columns(etype)
+        )
         return f"SELECT _seq, {names} FROM {table_name(etype)}"
 
     def _columns(self, etype: str) -> list[str]:
         return [c for c in self.event_types[etype] if c != "type"]
 
+    def _times(self, etype: str) -> set[str]:
+        return {c for c, t in self.event_types[etype].items() if t == vt.TIME}
+
     def _build(self, etype: str, rows: list[tuple]) -> list[tuple[int, dict[str, Any]]]:
         cols = self._columns(etype)
-        return [(row[0], {"type": etype, **dict(zip(cols, row[1:], strict=True))}) for row in rows]
+        out = [(row[0], {"type": etype, **dict(zip(cols, row[1:], strict=True))}) for row in rows]
+        for name in self._times(etype):
+            for _, event in out:
+                event[name] = zoned(event[name], self.tz)
+        return out
 
     def _keep(self, etype: str, rows: list[tuple]) -> None:
         for seq, event in self._build(etype, rows):
@@ -154,7 +166,7 @@ class ColumnarRun:
         create_tables(self.con, self.event_types)
         self.prepared = prepare(self.con, plan, env)
         self.next_seq = 0
-        self.events = Events(self.con, self.event_types)
+        self.events = Events(self.con, self.event_types, env.calendar.tz)
         self.errors: list[RuleError] = []
         self._hits: Hits = {}
         self._hit_tables: dict[int, str] = {}  # predicate id -> its table

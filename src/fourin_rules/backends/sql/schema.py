@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 
 from sqlglot import exp
 
@@ -105,3 +106,12 @@ def create_table(event_type: str, fields: Mapping[str, str]) -> exp.Create:
         ],
     )
     return exp.Create(this=schema, kind="TABLE", replace=True)
+
+
+def zoned(us: int | None, tz: tzinfo) -> datetime | None:
+    """A ``TIMESTAMPTZ`` fetched as ``epoch_us(...)``, as the aware datetime DuckDB would give
+    (converting it in Python is about eight times faster than DuckDB's own conversion)."""
+    if us is None:
+        return None
+    seconds, micro = divmod(us, 1_000_000)  # exact, unlike a float of seconds
+    return datetime.fromtimestamp(seconds, tz).replace(microsecond=micro)

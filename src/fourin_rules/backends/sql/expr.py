@@ -557,13 +557,10 @@ class ExprCompiler:
                 _extract("MICROSECOND", t),
             ]
         )
+        # ``us`` is a whole number: [a, b) is BETWEEN a AND b - 1, one copy of the three
+        # time zone conversions instead of two.
         parts = [
-            _and(
-                [
-                    exp.LTE(this=exp.Literal.number(a), expression=us.copy()),
-                    exp.LT(this=us.copy(), expression=exp.Literal.number(b)),
-                ]
-            )
+            exp.Between(this=us.copy(), low=exp.Literal.number(a), high=exp.Literal.number(b - 1))
             for a, b in env.work_hours_us
         ]
         return _coalesce_false(_or(parts))

@@ -1028,7 +1028,9 @@ class ConsecutiveSequenceKind(SqlKind):
             f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
             dialect="duckdb",
         )
-        windowed = exp.select("*", partner.as_("a_seq")).from_(routed.subquery("r"))
+        # Read twice (the window and the join): materialized as _routed before the pairs run.
+        self.__dict__["_routed_query"] = routed
+        windowed = exp.select("*", partner.as_("a_seq")).from_("_routed AS r")
         variables = {f"{alias}.{f}": col(f, "a") for f in a_fields}
         conds = []
         for t, node in wheres.items():
@@ -1053,7 +1055,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 col("id", "b").as_("b_id"),
             )
             .from_(windowed.subquery("b"))
-            .join(routed.subquery("a"), on="a._seq = b.a_seq")
+            .join("_routed AS a", on="a._seq = b.a_seq")
             .where(
                 exp.and_(
                     "b.s1",
@@ -1079,7 +1081,9 @@ class ConsecutiveSequenceKind(SqlKind):
         from fourin_rules.runtime.base import subjects_of
 
         rule = self.rule
-        pairs = self.run.fetch(self.__dict__.get("_pairs_query") or self._pairs())
+        query = self.__dict__.get("_pairs_query") or self._pairs()
+        self.run.create_temp("_routed", self.__dict__["_routed_query"])
+        pairs = self.run.fetch(query)
         by_type: dict[str, set[int]] = {}
         for a_seq, a_type, b_seq, b_type, _k in pairs:
             by_type.setdefault(a_type, set()).add(a_seq)

@@ -377,3 +377,19 @@ def test_township_at_nearest_wins() -> None:
 
 def test_cadre_ids_sorted(index: ReferenceIndex) -> None:
     assert index.cadre_ids() == ["C1", "C2"]
+
+
+def test_a_valid_json_document_is_not_parsed_again_for_positions(
+    tmp_path: Path, ref: ReferenceData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Positions serve only problems: a clean JSON document never builds the YAML node tree
+    (for 12,000 cadres that took 24 s)."""
+    import fourin_rules.model.reference as module
+
+    p = _write(tmp_path, "ref.json", ref.model_dump_json())
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the YAML loader ran for a clean JSON document")
+
+    monkeypatch.setattr(module.yaml, "SafeLoader", refuse)
+    assert load_reference(p).model_dump_json() == ref.model_dump_json()

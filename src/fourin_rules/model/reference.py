@@ -258,8 +258,9 @@ def _parse_structured(path: str, text: str, is_json: bool) -> tuple[Any, Locator
         except json.JSONDecodeError as exc:
             span = Span(path, exc.lineno, exc.colno)
             raise _err(f"invalid JSON: {exc.msg}", span, _line(lines, exc.lineno)) from None
-        # Raw tabs are legal JSON whitespace but not YAML; the node tree only serves positions.
-        text = text.replace("\t", " ")
+        # JSON has no aliases to expand; the node tree only serves positions, so it is built
+        # when a problem needs one (for 12,000 cadres it took 24 s, the data 0.1 s).
+        return data, _lazy_locator(path, text, lines)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -281,6 +282,26 @@ def _parse_structured(path: str, text: str, is_json: bool) -> tuple[Any, Locator
     finally:
         loader.dispose()
     return data, _node_locator(path, node, lines)
+
+
+def _lazy_locator(path: str, text: str, lines: list[str]) -> Locator:
+    """A locator over a JSON document's node tree, composed at its first use."""
+    found: list[Locator] = []
+
+    def locate(loc: tuple[Any, ...], at_key: bool = False) -> tuple[Span, str | None]:
+        if not found:
+            # Raw tabs are legal JSON whitespace but not YAML.
+            loader = yaml.SafeLoader(text.replace("\t", " "))
+            try:
+                node = loader.get_single_node()
+            except yaml.YAMLError:  # JSON that YAML reads otherwise: point at the file
+                node = None
+            finally:
+                loader.dispose()
+            found.append(_node_locator(path, node, lines))
+        return found[0](loc, at_key)
+
+    return locate
 
 
 def _check_size(path: str, root: yaml.Node) -> None:

@@ -367,6 +367,8 @@ def to_spark(tree: exp.Expression, tz: str | None = None) -> exp.Expression:
             args = node.expressions
             if name == "epoch" and len(args) == 1:
                 return _epoch(args[0])
+            if name == "epoch_us" and len(args) == 1:
+                return _micros(args[0])
             if name == "list_sum" and len(args) == 1:
                 return _array_sum(args[0])
             if name == "to_timestamp" and len(args) == 1:

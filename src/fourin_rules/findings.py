@@ -25,7 +25,7 @@ from fourin_rules.timeutil import to_iso
 SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 
-def _hash_id(
+def finding_id(
     rule: RulePlan,
     subject_kind: str,
     subject_id: str,
@@ -33,24 +33,12 @@ def _hash_id(
     end: datetime,
     refs: Sequence[Sequence[str]],
 ) -> str:
-    """The id over ``refs`` already in order (orjson writes tuples and lists alike)."""
+    """The deterministic id: 20 hex digits of a SHA-256 over the finding's identity, with
+    ``refs`` the evidence sorted and distinct (orjson writes tuples and lists alike)."""
     payload = orjson.dumps(
         [rule.pack_id, rule.rule_id, subject_kind, subject_id, to_iso(start), to_iso(end), refs]
     )
     return hashlib.sha256(payload).hexdigest()[:20]
-
-
-def finding_id(
-    rule: RulePlan,
-    subject_kind: str,
-    subject_id: str,
-    start: datetime,
-    end: datetime,
-    evidence: Sequence[tuple[str, str]],
-) -> str:
-    """The deterministic id: 20 hex digits of a SHA-256 over the finding's identity."""
-    refs = sorted([list(e) for e in evidence])
-    return _hash_id(rule, subject_kind, subject_id, start, end, refs)
 
 
 def event_ref(event: Mapping[str, Any]) -> tuple[str, str]:
@@ -272,7 +260,7 @@ def make_finding(
     global _TRUSTED_OK
     refs = sorted(set(evidence))
     subject_kind = subject_kind or rule.subject_kind
-    fid = _hash_id(rule, subject_kind, subject_id, start, end, refs)
+    fid = finding_id(rule, subject_kind, subject_id, start, end, refs)
     severity = severity or rule.severity
     message = (rule.message[0].render(ctx), rule.message[1].render(ctx))
     parts = _rule_parts(rule)

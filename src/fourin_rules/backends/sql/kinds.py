@@ -723,7 +723,8 @@ class ThresholdKind(SqlKind):
         )
         if not passing:
             return []
-        passing = list(dict.fromkeys(tuple(p) for p in passing))
+        # Each window's members, by its index g (the member rows carry g, not the keys).
+        groups: dict[tuple[Any, ...], list[Entry]] = {tuple(p): [] for p in passing}
         run.create_temp_from(
             "_pass",
             {
@@ -733,7 +734,7 @@ class ThresholdKind(SqlKind):
                 "kind": "VARCHAR",
                 "g": "INTEGER",
             },
-            [(*p, g) for g, p in enumerate(passing)],
+            [(*key, g) for g, key in enumerate(groups)],
         )
         rows = run.fetch(
             exp.select("p.g", *self._entry_fields("e"))
@@ -742,7 +743,6 @@ class ThresholdKind(SqlKind):
             .where("e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE")
             .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
         )
-        groups: dict[tuple[Any, ...], list[Entry]] = {tuple(p): [] for p in passing}
         members = list(groups.values())
         for row in rows:
             members[row[0]].append(self._entry(row[1:]))

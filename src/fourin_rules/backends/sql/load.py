@@ -33,6 +33,7 @@ from fourin_rules.backends.sql.schema import (
     integer_fields,
     table_name,
 )
+from fourin_rules.backends.sql.sqltree import union_all
 from fourin_rules.backends.sql.tables import EventRow, insert_rows
 from fourin_rules.errors import FourinError
 
@@ -399,7 +400,7 @@ class _Loader:
             )
         rows = con.execute(
             exp.select("*")
-            .from_(_union(refused).subquery("r"))
+            .from_(union_all(refused, copy=False).subquery("r"))
             .order_by("_seq")
             .sql(dialect="duckdb", copy=False)
         ).fetchall()
@@ -438,7 +439,9 @@ class _Loader:
                 .where(_c("_ok"))
                 for etype in checked
             ]
-            query = exp.select(fn("sum", _c("n"))).from_(_union(counts).subquery("c"))
+            query = exp.select(fn("sum", _c("n"))).from_(
+                union_all(counts, copy=False).subquery("c")
+            )
             (total,) = con.execute(query.sql(dialect="duckdb", copy=False)).fetchone() or (0,)
             count += int(total or 0)
         later = self._later(checked) if self._has_repeats(checked) else []
@@ -504,9 +507,9 @@ class _Loader:
         candidates.append(exp.select("seq", "type", "id").from_("_ld_py"))
         query = (
             exp.select("c.seq", "c.type", "c.id")
-            .from_(_union(candidates).subquery("c"))
+            .from_(union_all(candidates, copy=False).subquery("c"))
             .join(
-                _union(groups).subquery("m"),
+                union_all(groups, copy=False).subquery("m"),
                 on="c.type = m.type AND c.id = m.id",
                 join_type="semi",
             )
@@ -547,7 +550,7 @@ class _Loader:
             .from_("_ld_py")
             .where(wanted)
         )
-        self._create_as("_ld_texts", _union(texts))
+        self._create_as("_ld_texts", union_all(texts, copy=False))
         return self.con.execute(
             """
             WITH ranked AS (
@@ -744,14 +747,6 @@ def _macro_sql(tz: ZoneInfo) -> tuple[str, ...]:
 
 def _stage(etype: str) -> str:
     return f"_ld_st_{etype}"
-
-
-def _union(queries: list[exp.Select]) -> exp.Query:
-    """``q1 UNION ALL q2 ...``, built in place."""
-    out: exp.Query = queries[0]
-    for q in queries[1:]:
-        out = exp.Union(this=out, expression=q, distinct=False)
-    return out
 
 
 #: A line that begins with the ``type`` key and a plain string (as writers put it): group 1.

@@ -12,9 +12,10 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def union_all(parts: Sequence[exp.Expression]) -> exp.Expression:
-    """``parts[0] UNION ALL parts[1] ...``."""
+def union_all(parts: Sequence[exp.Expression], copy: bool = True) -> exp.Expression:
+    """``parts[0] UNION ALL parts[1] ...``; with ``copy=False`` the parts themselves become the
+    branches (for parts built for this union only)."""
     out: exp.Expression = parts[0]
     for part in parts[1:]:
-        out = exp.union(out, part, distinct=False)
+        out = exp.union(out, part, distinct=False, copy=copy)
     return out

@@ -207,3 +207,66 @@ def test_int_valued_tells_the_inputs_python_makes_ints(
 
     node = compile_expr(source, Scope(fields={"b1": "bool", "n1": "number", "l1": "list[str]"}))
     assert int_valued(node, ints) is whole
+
+
+SPANS_PACK = """
+pack: {id: spans, version: 1.0.0, title: {zh: 连续, en: runs}}
+rules:
+  - id: S1
+    clause: 不准借下基层办私事
+    kind: threshold
+    title: {zh: 连续停留, en: runs}
+    message:
+      zh: "{subject} {north:.0f} {south:.0f} {n} {places}"
+      en: "{subject} {north:.0f} {south:.0f} {n} {places}"
+    on: [checkin, card_txn]
+    when: lat != null
+    window: day
+    values:
+      north: run_span(lat > 33.15)
+      south: run_span(lat < 33.25)
+      n: count()
+      places: distinct(lat)
+    having: north >= 40 or (south >= 60 and n < 9)
+"""
+
+
+@st.composite
+def dense_sightings(draw: st.DrawFn) -> list[dict]:
+    """Located check-ins of two cadres over two mornings, often at equal minutes: long runs
+    of one place and the other."""
+    events = []
+    for i in range(draw(st.integers(min_value=1, max_value=40))):
+        lat, lon = PLACES[draw(st.sampled_from(sorted(PLACES)))]
+        day = draw(st.integers(min_value=9, max_value=10))
+        minute = draw(st.sampled_from(range(8 * 60, 12 * 60, 20)))
+        cadre = draw(st.sampled_from(CADRES[:2]))
+        events.append(
+            {"type": "checkin", "id": f"c{i}", "time": _ts(day, minute), "cadre_id": cadre}
+            | {"lat": lat, "lon": lon}
+        )
+    return events
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(events=dense_sightings())
+def test_run_spans_beside_other_values_give_identical_findings(
+    spans_pair: dict[str, Engine], events: list[dict]
+) -> None:
+    """Two run spans (islands of their own) and two plain aggregates in one rule: the SQL
+    groups each apart and joins them by window."""
+    until = "2026-03-15"
+    expected = spans_pair["durable"].run(events, until=until)
+    got = spans_pair["duckdb"].run(events, until=until)
+    assert _dump(got.findings) == _dump(expected.findings)
+
+
+@pytest.fixture(scope="module")
+def spans_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
+    pack = tmp_path_factory.mktemp("spans") / "spans.yaml"
+    pack.write_text(SPANS_PACK, encoding="utf-8")
+    engines = {b: Engine([pack], REFERENCE, backend=b) for b in ("durable", "duckdb")}
+    assert engines["duckdb"].plan.rules[0].rule_id == "S1"
+    return engines

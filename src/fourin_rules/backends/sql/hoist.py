@@ -24,13 +24,15 @@ def hoist(
     counter = 0
     for _ in range(max_layers):
         innermost: dict[str, exp.Subquery] = {}
+        texts: dict[int, str] = {}  # id of each innermost lookup -> its canonical text
         for out in outputs:
             for sub in out.find_all(exp.Subquery):
                 if not _scalar(sub):
                     continue
                 if any(_scalar(n) for n in sub.this.find_all(exp.Subquery)):
                     continue  # holds another lookup: hoisted in a later layer
-                innermost.setdefault(canonical(sub), sub)
+                texts[id(sub)] = text = canonical(sub)
+                innermost.setdefault(text, sub)
         if not innermost:
             break
         names: dict[str, str] = {}
@@ -42,8 +44,8 @@ def hoist(
         source = exp.select(exp.column(exp.Star(), table=alias), *columns).from_(
             source.subquery(alias, copy=False), copy=False
         )
-
-        outputs = [out.transform(_swap, names, alias, copy=False) for out in outputs]
+        columns_of = {key: names[text] for key, text in texts.items()}
+        outputs = [out.transform(_swap, columns_of, alias, copy=False) for out in outputs]
     return outputs, source
 
 
@@ -67,10 +69,10 @@ def _scalar(sub: exp.Subquery) -> bool:
     return isinstance(sub.this, exp.Select) and not isinstance(sub.parent, exp.From | exp.Join)
 
 
-def _swap(node: exp.Expression, names: dict[str, str], alias: str) -> exp.Expression:
-    """A hoisted subquery becomes its column."""
-    if isinstance(node, exp.Subquery) and _scalar(node):
-        name = names.get(canonical(node))
-        if name is not None:
-            return exp.column(name, table=alias, quoted=True)
+def _swap(node: exp.Expression, columns_of: dict[int, str], alias: str) -> exp.Expression:
+    """A hoisted subquery (found by identity: the tree is rewritten in place) becomes its
+    column."""
+    name = columns_of.get(id(node))
+    if name is not None:
+        return exp.column(name, table=alias, quoted=True)
     return node

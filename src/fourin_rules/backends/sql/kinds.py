@@ -670,44 +670,61 @@ class ThresholdKind(SqlKind):
     def _aggregated(self, entries: exp.Expression) -> exp.Select:
         """Per window and subject: the aggregates (and run spans)."""
         keys = ["wstart", "wend", "subject", "kind"]
-        order = "time, etype, id, pid"
         spans = [i for i, (_, agg, _) in enumerate(self.rule.values) if agg == "run_span"]
+        aggregates = self._aggregates()
+        if not spans:
+            return exp.select(*keys, *aggregates).from_(entries).group_by(*keys)
+        # Islands of consecutive entries whose input holds: the entries of one island have the
+        # same count of failing entries before them (as has the failing entry that ends the
+        # island before, which the filter leaves out). A span is the longest island's length in
+        # minutes, 0 in a window with no run at all; one GROUP BY per island, then per window.
         column_of = {i: k for k, i in enumerate(self._inputs())}
-        source: exp.Expression = entries
-        if spans:
-            # Islands of consecutive entries whose input holds: the entries of one island have
-            # the same count of failing entries before them (as has the failing entry that
-            # ends the island before: the input is part of the partition). Each island's span
-            # in minutes.
-            part = ", ".join(keys)
-            marks = [
-                f"sum(CASE WHEN v{column_of[i]} THEN 0 ELSE 1 END) OVER (PARTITION BY {part} "
-                f"ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS _i{i}"
-                for i in spans
-            ]
-            marked = exp.select("x.*", *marks).from_(entries)
-            cols = []
-            for i in spans:
-                island = f"(PARTITION BY {part}, _i{i}, v{column_of[i]})"
-                cols.append(
-                    f"CASE WHEN v{column_of[i]} THEN epoch(max(time) OVER {island} - "
-                    f"min(time) OVER {island}) / 60.0 END AS _span{i}"
+        part = ", ".join(keys)
+        marks = [
+            f"sum(CASE WHEN v{column_of[i]} THEN 0 ELSE 1 END) OVER (PARTITION BY {part} "
+            f"ORDER BY time, etype, id, pid ROWS UNBOUNDED PRECEDING) AS _i{i}"
+            for i in spans
+        ]
+        marked = exp.select("x.*", *marks).from_(entries.copy()).subquery("m")
+        parts: list[tuple[exp.Select, list[str]]] = []
+        others = [
+            a
+            for a, (_, agg, _) in zip(aggregates, self.rule.values, strict=True)
+            if agg != "run_span"
+        ]
+        if others:
+            names = [name for name, agg, _ in self.rule.values if agg != "run_span"]
+            parts.append((exp.select(*keys, *others).from_(entries).group_by(*keys), names))
+        for i in spans:
+            v, name = f"v{column_of[i]}", self.rule.values[i][0]
+            islands = (
+                exp.select(
+                    *keys,
+                    f"epoch(max(time) FILTER (WHERE {v}) - min(time) FILTER (WHERE {v})) / 60.0 "
+                    "AS s",
                 )
-            source = exp.select("m.*", *cols).from_(marked.subquery("m")).subquery("x2")
-        grouped = exp.select(*keys, *self._aggregates()).from_(source).group_by(*keys)
-        if spans:
-            # A window with no run at all measures 0 minutes.
-            fixed = exp.select(
-                *keys,
-                *[
-                    exp.func("coalesce", col(name), exp.Literal.number(0.0)).as_(name)
-                    if agg == "run_span"
-                    else col(name)
-                    for name, agg, _ in self.rule.values
-                ],
-            ).from_(grouped.subquery("g0"))
-            grouped = fixed
-        return grouped
+                .from_(marked.copy())
+                .group_by(*keys, f"_i{i}")
+            )
+            spans_of = (
+                exp.select(
+                    *keys,
+                    exp.func("coalesce", exp.Max(this=col("s")), exp.Literal.number(0.0)).as_(name),
+                )
+                .from_(islands.subquery("i"))
+                .group_by(*keys)
+            )
+            parts.append((spans_of, [name]))
+        (first, _), rest = parts[0], parts[1:]
+        joined = exp.select(*[col(k, "p0") for k in keys]).from_(first.subquery("p0"))
+        for n, (part_query, _) in enumerate(rest, start=1):
+            alias = f"p{n}"
+            on = exp.and_(
+                *[exp.NullSafeEQ(this=col(k, "p0"), expression=col(k, alias)) for k in keys]
+            )
+            joined = joined.join(part_query.subquery(alias), on=on)
+        where = {name: f"p{n}" for n, (_, names) in enumerate(parts) for name in names}
+        return joined.select(*[col(name, where[name]) for name, _, _ in self.rule.values])
 
     # -- findings ----------------------------------------------------------------------------
     def findings(

@@ -21,15 +21,10 @@ from sqlglot import exp
 
 from fourin_rules.backends.python import PythonMatcher
 from fourin_rules.backends.sql.expr import ExprCompiler, TableResolver
-from fourin_rules.backends.sql.predicates import (
-    materialize_predicates,
-    predicate_select,
-    prepare,
-    run_predicates,
-)
+from fourin_rules.backends.sql.predicates import predicate_select, prepare
 from fourin_rules.backends.sql.refdata import sql_literal
+from fourin_rules.backends.sql.run import ColumnarRun
 from fourin_rules.backends.sql.schema import column_type
-from fourin_rules.backends.sql.tables import create_tables, insert_events
 from fourin_rules.engine import Engine
 from fourin_rules.expr import EvalContext, Scope, compile_expr, compile_predicate, fold
 from fourin_rules.expr.nodes import Call, Field, Param
@@ -52,12 +47,11 @@ def _python_hits(engine: Engine, events: list[dict[str, Any]]) -> dict[int, list
     return out
 
 
-def _sql_hits(engine: Engine, events: list[dict[str, Any]]) -> tuple[dict[int, list], Any]:
-    con = duckdb.connect()
-    prepared = prepare(con, engine.plan, engine.env)
-    create_tables(con, engine.plan.event_types)
-    insert_events(con, events, engine.plan.event_types)  # _seq = position in events
-    return run_predicates(con, prepared), (con, prepared)
+def _sql_hits(engine: Engine, events: list[dict[str, Any]]) -> tuple[dict[int, list], ColumnarRun]:
+    """Every predicate's hits as the columnar run reads them from its hit tables."""
+    run = ColumnarRun(engine.plan, engine.env, engine.reference.timezone)
+    run.add_events(events)  # _seq = position in events
+    return run.hits([p.id for p in engine.plan.predicates]), run
 
 
 @functools.cache
@@ -73,15 +67,15 @@ def test_every_predicate_matches_python(dataset: str) -> None:
     engine, events = _dataset(dataset)
     assert events
     expected = _python_hits(engine, events)
-    got, (con, prepared) = _sql_hits(engine, events)
-    assert prepared.unsupported == {}
+    got, run = _sql_hits(engine, events)
+    assert run.prepared.unsupported == {}
     assert set(got) == set(expected)
     for pid in expected:
         assert got[pid] == expected[pid], f"predicate {pid}: {engine.plan.predicates[pid].where}"
     # the data exercise the predicates: most of them hold somewhere
     minimum = len(expected) // 2 if dataset == "county" else 10
     assert sum(1 for hits in expected.values() if hits) > minimum
-    con.close()
+    run.con.close()
 
 
 def test_for_each_binds_like_python() -> None:
@@ -96,23 +90,26 @@ def test_for_each_binds_like_python() -> None:
     edited[2]["subject_cadre_ids"] = []
     edited[3]["subject_cadre_ids"] = [cadres[2], cadres[2]]
     expected = _python_hits(engine, edited)
-    got, (con, _) = _sql_hits(engine, edited)
+    got, run = _sql_hits(engine, edited)
     assert got == expected
     # the four-element list with two cadres bound each cadre once, in first-seen order
     firsts = [[v for seq, v in hits if seq == 0] for hits in expected.values()]
     assert [{"person": cadres[1]}, {"person": cadres[0]}] in firsts
-    con.close()
+    run.con.close()
 
 
-def test_materialized_hits_equal_fetched() -> None:
+def test_predicates_with_the_same_query_share_one_hit_table() -> None:
     engine, events = _dataset("small")
-    got, (con, prepared) = _sql_hits(engine, events)
-    tables = materialize_predicates(con, prepared)
-    assert set(tables) == set(prepared.queries)
-    for pid, name in tables.items():
-        count = con.execute(exp.select("count(*)").from_(name).sql("duckdb")).fetchone()
+    got, run = _sql_hits(engine, events)
+    by_text: dict[str, set[str]] = {}
+    for pid, query in run.prepared.queries.items():
+        name = run.hit_table(pid)
+        by_text.setdefault(query.sql(dialect="duckdb"), set()).add(name)
+        count = run.con.execute(exp.select("count(*)").from_(name).sql("duckdb")).fetchone()
         assert count is not None and count[0] == len(got[pid])
-    con.close()
+    assert all(len(names) == 1 for names in by_text.values())
+    assert len(by_text) < len(run.prepared.queries)  # the bundled packs repeat some tests
+    run.con.close()
 
 
 def test_queries_render_for_spark() -> None:

@@ -17,15 +17,14 @@ Shape (``_v_<name>`` columns hold variables, so they never clash with fields)::
     WHERE <where>
     ORDER BY b._seq, b._ord
 
-:func:`run_predicates` fetches the hits into Python; :func:`materialize_predicates` keeps them
-in DuckDB as tables ``hit_<pid>`` instead (for a columnar runtime that never leaves SQL).
+:class:`fourin_rules.backends.sql.run.ColumnarRun` keeps each query's rows as a table
+``hit_<pid>`` (one table for predicates whose queries are the same text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 from sqlglot import exp
@@ -39,13 +38,9 @@ from fourin_rules.runtime.env import RuleEnv
 
 __all__ = [
     "PreparedPredicates",
-    "materialize_predicates",
     "predicate_select",
     "prepare",
-    "run_predicates",
 ]
-
-Hits = list[tuple[int, dict[str, Any]]]
 
 
 def _var_col(name: str) -> str:
@@ -177,65 +172,3 @@ def compile_predicates(plan: Plan, env: RuleEnv) -> PreparedPredicates:
         _COMPILED.pop(next(iter(_COMPILED)))
     _COMPILED[id(plan)] = (plan, env, prepared)
     return prepared
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-
-
-def run_predicates(con: duckdb.DuckDBPyConnection, prepared: PreparedPredicates) -> dict[int, Hits]:
-    """Every compiled predicate's hits: ``[(seq, {variable: value}), ...]`` in event order.
-    A predicate whose event table does not exist has no hits."""
-    present = _tables(con)
-    out: dict[int, Hits] = {}
-    done: dict[str, int] = {}  # identical queries (the same test in several rules) run once
-    for pid, query in prepared.queries.items():
-        table = query.find(exp.Table)
-        etable = next(
-            (t.name for t in query.find_all(exp.Table) if t.name.startswith("ev_")),
-            table.name if table else "",
-        )
-        if etable not in present:
-            out[pid] = []
-            continue
-        text = query.sql(dialect="duckdb")
-        if text in done:
-            out[pid] = [(seq, dict(v)) for seq, v in out[done[text]]]
-            continue
-        names = prepared.variables[pid]
-        rows = con.execute(text).fetchall()
-        out[pid] = [(row[0], dict(zip(names, row[1:], strict=True))) for row in rows]
-        done[text] = pid
-    return out
-
-
-def materialize_predicates(
-    con: duckdb.DuckDBPyConnection, prepared: PreparedPredicates
-) -> dict[int, str]:
-    """Create ``hit_<pid>`` tables (``_seq`` + variables, ordered by event and list position)
-    for every compiled predicate whose event table exists; a predicate whose query equals an
-    earlier one's gets a view of that table. Returns pid -> table (or view) name."""
-    present = _tables(con)
-    out: dict[int, str] = {}
-    done: dict[str, str] = {}
-    for pid, query in prepared.queries.items():
-        etable = next((t.name for t in query.find_all(exp.Table) if t.name.startswith("ev_")), "")
-        if etable not in present:
-            continue
-        name = f"hit_{pid}"
-        text = query.sql(dialect="duckdb")
-        if text in done:  # the same test in another rule: a view of the first table
-            view = exp.select(exp.Star()).from_(done[text])
-            create = exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, expression=view)
-            con.execute(create.sql(dialect="duckdb"))
-            out[pid] = name
-            continue
-        done[text] = name
-        create = exp.Create(
-            this=exp.to_table(name), kind="TABLE", replace=True, expression=query.copy()
-        )
-        con.execute(create.sql(dialect="duckdb"))
-        out[pid] = name
-    return out

@@ -270,3 +270,22 @@ def spans_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
     engines = {b: Engine([pack], REFERENCE, backend=b) for b in ("durable", "duckdb")}
     assert engines["duckdb"].plan.rules[0].rule_id == "S1"
     return engines
+
+
+def test_absence_slots_read_the_wall_clock_on_a_day_the_clocks_change() -> None:
+    """Cairo moves its clocks forward at midnight on Friday 2026-04-24 (a duty day): 14:30 on
+    the wall is 13.5 hours after midnight. The afternoon slot (from 14:00) must count it, as
+    the durable backend does; time elapsed since midnight would not."""
+    import yaml
+
+    reference = yaml.safe_load(REFERENCE.read_text(encoding="utf-8")) | {"timezone": "Africa/Cairo"}
+    events = [
+        {"type": "checkin", "id": f"c{i}", "time": t, "cadre_id": "K01", "township_id": "T01"}
+        for i, t in enumerate(["2026-04-24T09:00:00+03:00", "2026-04-24T14:30:00+03:00"])
+    ]
+    day = {"since": "2026-04-24", "until": "2026-04-24"}
+    expected = Engine(None, reference, backend="durable").run(events, **day).findings
+    got = Engine(None, reference, backend="duckdb").run(events, **day).findings
+    assert _dump(got) == _dump(expected)
+    d1 = {f.subject.id for f in expected if f.rule_id == "D1"}
+    assert "K02" in d1 and "K01" not in d1

@@ -54,11 +54,24 @@ def period_start(t: exp.Expression, unit: str) -> exp.Expression:
 
 
 def clock(t: exp.Expression) -> exp.Expression:
-    """Seconds since local midnight."""
-    since_midnight = exp.Sub(
-        this=t, expression=exp.func("date_trunc", exp.Literal.string("day"), t)
+    """The local wall clock in seconds, as :func:`to_seconds` reads it (on a day the clocks
+    change, not the time elapsed since midnight): whole seconds plus the fraction."""
+
+    def part(unit: str) -> exp.Expression:
+        return exp.Extract(this=exp.var(unit), expression=t.copy())
+
+    whole = exp.Add(
+        this=exp.Add(
+            this=exp.Mul(this=part("HOUR"), expression=exp.Literal.number(3600)),
+            expression=exp.Mul(this=part("MINUTE"), expression=exp.Literal.number(60)),
+        ),
+        expression=part("SECOND"),
     )
-    return exp.func("epoch", since_midnight)
+    fraction = exp.Div(
+        this=exp.Mod(this=part("MICROSECOND"), expression=exp.Literal.number(1_000_000)),
+        expression=exp.Literal.number(1e6),
+    )
+    return exp.Add(this=exp.Paren(this=whole), expression=fraction)
 
 
 def to_seconds(t: Any) -> float:

@@ -161,6 +161,8 @@ HAND_MADE = [
         )
     ),
     _line(_ev("checkin", "n2", extra={"k": [1, {"k": None}], "n": "interference"})),
+    _line(_ev("checkin", "n3", source="[{" * 20)),  # brackets in a string are not nesting
+    _line(_ev("rating", "n4", cadre_id="K01", score=5, tags=json.loads("[" * 34 + "1" + "]" * 34))),
     _line(_ev("vehicle_trip", "v1", plate="P1", passenger_ids=["K01", "K02"], km=3)),
     _line(_ev("vehicle_trip", "v2", plate="P1", passenger_ids=["K01", ""])),
     _line(_ev("vehicle_trip", "v3", plate="P1", passenger_ids=[1])),

@@ -119,13 +119,18 @@ def precheck(text: exp.Expression) -> exp.Expression:
     """True when the row is JSON both parsers read alike and shallow enough (never raises).
 
     Whether it is an object is left to the caller: only objects have a ``type``."""
-    return _and(fn("json_valid", text.copy()), _screen(text))
+    return _and(fn("json_valid", text.copy()), _guard_ok(text), _shallow(text.copy()))
 
 
-def _screen(text: exp.Expression) -> exp.Expression:
-    """:func:`precheck` but for the JSON syntax: no text the parsers disagree on (the guard),
-    no deeper nesting than the validator's."""
-    # Bytes, not characters: the brackets are ASCII either way, and strlen need not decode.
+def _guard_ok(text: exp.Expression) -> exp.Expression:
+    """No text the parsers disagree on (the guard)."""
+    return exp.not_(fn("regexp_matches", text, lit(GUARD_PATTERN)), copy=False)
+
+
+def _shallow(text: exp.Expression) -> exp.Expression:
+    """At most :data:`MAX_BRACKETS` ``[``/``{``, so no deeper nesting than the validator's.
+
+    Bytes, not characters: the brackets are ASCII either way, and strlen need not decode."""
     brackets = exp.Sub(
         this=fn("strlen", text),
         expression=fn(
@@ -133,10 +138,7 @@ def _screen(text: exp.Expression) -> exp.Expression:
             fn("replace", fn("replace", text.copy(), lit("["), lit("")), lit("{"), lit("")),
         ),
     )
-    return _and(
-        exp.LTE(this=brackets, expression=lit(MAX_BRACKETS)),
-        exp.not_(fn("regexp_matches", text.copy(), lit(GUARD_PATTERN)), copy=False),
-    )
+    return exp.LTE(this=brackets, expression=lit(MAX_BRACKETS))
 
 
 @functools.lru_cache(maxsize=16)
@@ -223,10 +225,11 @@ class TypeCheck:
         keep = list(dict.fromkeys([*passthrough, "_text"]))
         text = _col("_text")
         paths = _strings(f"$.{n}" for n in ["type", *self.names])
-        # The pre-check without json_valid: json_type parses with the same flags and raises
-        # where json_valid is false, so TRY gives NULL exactly there (and spares a parse).
+        # The guard, then the parse: json_type parses with the flags of json_valid and raises
+        # where it is false, so TRY gives NULL exactly there (and spares a parse). The nesting
+        # is bounded later (see :meth:`_row_rules`): the parser itself takes any depth.
         types = exp.Case(
-            ifs=[exp.If(this=_screen(text), true=fn("try", fn("json_type", text.copy(), paths)))]
+            ifs=[exp.If(this=_guard_ok(text), true=fn("try", fn("json_type", text.copy(), paths)))]
         )
         step1 = _from([*map(_col, keep), _alias(types, "_t")], source)
         parsed = exp.Not(this=exp.Is(this=_col("_t"), expression=exp.null()))
@@ -279,7 +282,11 @@ class TypeCheck:
         return rules
 
     def _row_rules(self) -> exp.Expression:
-        """No duplicate keys (Python keeps the last, DuckDB reads the first); ``end >= time``."""
+        """The row's shape: no duplicate keys (Python keeps the last, DuckDB reads the first),
+        no deeper nesting than the validator's; ``end >= time``.
+
+        When the keys are as many as the declared ones present, there are no duplicates (nor
+        other keys); if then no value that may pass is an array or object, the row is flat."""
         count: exp.Expression = lit(1)  # ``type``
         for n in self.names:
             present = exp.Case(
@@ -287,19 +294,28 @@ class TypeCheck:
                 default=lit(1),
             )
             count = exp.Add(this=count, expression=present)
-        # A CASE, not an OR: the keys are listed again only for rows with extra keys (and
-        # never for rows the pre-check refused: they are not JSON the functions may see).
-        unique = exp.Case(
+        declared = exp.EQ(this=_col("_nkeys"), expression=count)
+        containers = [
+            exp.In(this=_col(f"_t_{n}"), expressions=[lit("ARRAY"), lit("OBJECT")])
+            for n in self.names
+            if (spec := self.spec.fields.get(n)) is None or spec.kind in ("list", "any")
+        ]
+        flat = _and(declared, *[exp.not_(_true(c), copy=False) for c in containers])
+        # A CASE, not an OR: each test runs only on the rows left over (and none on rows that
+        # were not parsed: they are not JSON the functions may see).
+        shape = exp.Case(
             ifs=[
                 exp.If(this=exp.Is(this=_col("_nkeys"), expression=exp.null()), true=exp.false()),
-                exp.If(this=exp.EQ(this=_col("_nkeys"), expression=count), true=exp.true()),
+                exp.If(this=flat, true=exp.true()),
+                exp.If(this=exp.not_(_shallow(_col("_text")), copy=False), true=exp.false()),
+                exp.If(this=declared.copy(), true=exp.true()),
             ],
             default=exp.EQ(
                 this=fn("list_unique", fn("json_keys", _col("_text"))),
                 expression=_col("_nkeys"),
             ),
         )
-        rules = [unique]
+        rules = [shape]
         if "end" in self.fields and "time" in self.fields:
             rules.append(
                 exp.or_(
@@ -327,16 +343,18 @@ class TypeCheck:
             ],
             default=_true(kind_ok),
         )
-        value = exp.Case(
-            ifs=[
-                exp.If(
-                    this=absent.copy(),
-                    true=exp.Cast(this=_default(spec.default), to=target.copy()),
-                ),
-                exp.If(this=is_null.copy(), true=exp.Cast(this=exp.null(), to=target.copy())),
-            ],
-            default=exp.Cast(this=kind_value, to=target.copy()),
-        )
+        # The string of an absent or null value is NULL, and so is every kind's value of it.
+        value: exp.Expression = exp.Cast(this=kind_value, to=target.copy())
+        if spec.default is not None:
+            value = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=absent.copy(),
+                        true=exp.Cast(this=_default(spec.default), to=target.copy()),
+                    )
+                ],
+                default=value,
+            )
         return ok, value
 
     def _kind(self, spec: FieldSpec, name: str) -> tuple[exp.Expression, exp.Expression]:

@@ -8,7 +8,7 @@ inputs and packs give the same id on every run, whatever the order or batching o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel
 
 from fourin_rules.expr import EvalContext
+from fourin_rules.expr.template import pair_renderer
 from fourin_rules.model.clauses import CLAUSES
 from fourin_rules.model.finding import EvidenceRef, Finding, LocalText, PackRef, Subject, Window
 from fourin_rules.plan import RulePlan
@@ -79,7 +80,12 @@ _KINDS = frozenset({"cadre", "group", "township"})
 _STATUSES = frozenset({"provisional", "final"})
 _CLAUSE_SET = frozenset(CLAUSES)
 _new = object.__new__
-_set = object.__setattr__
+# The slots of every pydantic model, set straight through their descriptors (what
+# ``object.__setattr__`` ends up calling, without looking the name up each time).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -87,10 +93,10 @@ _M = TypeVar("_M", bound=BaseModel)
 def _construct(cls: type[_M], values: dict[str, Any], fields_set: set[str] | None = None) -> _M:
     """A ``cls`` holding ``values`` (valid, every field, in field order), as validation makes."""
     m = _new(cls)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set)
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _set_dict(m, values)
+    _set_fields(m, set(values) if fields_set is None else fields_set)
+    _set_extra(m, None)
+    _set_private(m, None)
     return m
 
 
@@ -101,6 +107,8 @@ _EVIDENCE_SET = set(EvidenceRef.model_fields)
 _TEXT_SET = set(LocalText.model_fields)
 _SUBJECT_SET = set(Subject.model_fields)
 _WINDOW_SET = set(Window.model_fields)
+#: A finding's fields-set (all fields), copied for each: a finding's own may grow in place.
+_FINDING_SET = set(Finding.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,7 @@ class _RuleParts:
     params: dict[str, Any]  # json_ready(dict(rule.params))
     flat_params: bool  # a shallow copy of ``params`` is a fresh json_ready result
     tags: tuple[str, ...]
+    render: Callable[[EvalContext], tuple[str, str]]  # the message, both languages
 
 
 _RULES: dict[int, _RuleParts] = {}
@@ -153,6 +162,7 @@ def _rule_parts(rule: RulePlan) -> _RuleParts:
         params=params,
         flat_params=all(type(v) in _AS_IS for v in params.values()),
         tags=tuple(rule.tags),
+        render=pair_renderer(rule.message[0], rule.message[1]),
     )
     if len(_RULES) >= _RULES_MAX:
         _RULES.clear()
@@ -197,12 +207,12 @@ def _trusted(
     """The finding built without validation, or None when validation must judge the values."""
     if not (
         parts.trusted
-        and _is_str(severity)
+        and type(severity) is str
         and severity in _SEVERITIES
-        and _is_str(subject_kind)
+        and type(subject_kind) is str
         and subject_kind in _KINDS
-        and _is_str(subject_id)
-        and _is_str(status)
+        and type(subject_id) is str
+        and type(status) is str
         and status in _STATUSES
         and type(start) is datetime  # and aware: to_iso refused naive ones for the id
         and type(end) is datetime
@@ -215,7 +225,12 @@ def _trusted(
     for t, i in refs:
         if type(t) is not str or type(i) is not str:
             return None
-        evidence.append(_construct(EvidenceRef, {"type": t, "id": i}, _EVIDENCE_SET))
+        m = _new(EvidenceRef)
+        _set_dict(m, {"type": t, "id": i})
+        _set_fields(m, _EVIDENCE_SET)
+        _set_extra(m, None)
+        _set_private(m, None)
+        evidence.append(m)
     rule = parts.rule
     return _construct(
         Finding,
@@ -238,6 +253,7 @@ def _trusted(
             "tags": list(parts.tags),
             "facts": facts,
         },
+        _FINDING_SET.copy(),
     )
 
 
@@ -262,8 +278,8 @@ def make_finding(
     subject_kind = subject_kind or rule.subject_kind
     fid = finding_id(rule, subject_kind, subject_id, start, end, refs)
     severity = severity or rule.severity
-    message = (rule.message[0].render(ctx), rule.message[1].render(ctx))
     parts = _rule_parts(rule)
+    message = parts.render(ctx)
     params = dict(parts.params) if parts.flat_params else _ready_dict(dict(rule.params))
     ready_facts = _ready_dict(dict(facts)) if facts else {}
     negative = list(negative_evidence)

@@ -126,6 +126,16 @@ def _listlit(node: ListLit) -> Compiled:
 
 def _attr(node: Attr) -> Compiled:
     obj, name = compile_predicate(node.obj), node.name
+    if type(node.obj) is Var:  # ``first.fields``: the variable read here, one call fewer
+        var = node.obj.name
+
+        def var_attr(ctx: EvalContext) -> Any:
+            o = ctx.variables.get(var)
+            if type(o) is dict:
+                return o.get(name)
+            return o.get(name) if isinstance(o, Mapping) else None
+
+        return var_attr
 
     def attr(ctx: EvalContext) -> Any:
         o = obj(ctx)
@@ -171,6 +181,25 @@ _MISSING = object()
 def _memoised(name: str, impl: Callable[..., Any], args: list[Compiled]) -> Compiled:
     """A lookup in reference data or the calendar: deterministic for its arguments, so its
     result is kept in the event's memo (when the caller gives one)."""
+
+    if len(args) == 1:  # the common case (``cadre(subject)``), without the list
+        (a0,) = args
+
+        def call1(ctx: EvalContext) -> Any:
+            value = a0(ctx)
+            memo = ctx.memo
+            if memo is None:
+                return impl(ctx.env, value)
+            try:
+                key = (name, value)
+                hit = memo.get(key, _MISSING)
+            except TypeError:  # an unhashable argument (a list): no memo
+                return impl(ctx.env, value)
+            if hit is _MISSING:
+                hit = memo[key] = impl(ctx.env, value)
+            return hit
+
+        return call1
 
     def call(ctx: EvalContext) -> Any:
         values = [a(ctx) for a in args]
@@ -247,6 +276,19 @@ def _compare(node: Compare) -> Compiled:
         return lambda ctx: left(ctx) != right(ctx)
     if op in _ORDER:
         cmp = _ORDER[op]
+        if isinstance(node.right, Literal) and node.right.value is not None:
+            bound = node.right.value  # ``x >= 0.7``: the constant side read once
+
+            def order_const(ctx: EvalContext) -> bool:
+                a = left(ctx)
+                if a is None:
+                    return False
+                try:
+                    return bool(cmp(a, bound))
+                except TypeError:
+                    return False
+
+            return order_const
 
         def order(ctx: EvalContext) -> bool:
             a = left(ctx)

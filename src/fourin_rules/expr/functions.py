@@ -281,8 +281,9 @@ def _jaccard(env: Env, a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     sa, sb = set(a), set(b)
-    union = sa | sb
-    return len(sa & sb) / len(union) if union else None
+    common = len(sa & sb)
+    union = len(sa) + len(sb) - common  # |a ∪ b|, without building it
+    return common / union if union else None
 
 
 def _target_share(env: Env, group_id: Any, kind: Any) -> Any:

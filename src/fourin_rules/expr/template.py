@@ -26,7 +26,7 @@ from fourin_rules.expr.evaluate import EvalContext, compile_predicate
 from fourin_rules.expr.nodes import Node, from_json, to_json
 from fourin_rules.model.types import ANY, BOOL, DATE, NUMBER, STR, TIME
 
-__all__ = ["NULL_TEXT", "Slot", "Template", "compile_template"]
+__all__ = ["NULL_TEXT", "Slot", "Template", "compile_template", "pair_renderer"]
 
 #: How a null value is shown in a message.
 NULL_TEXT = "—"
@@ -210,10 +210,39 @@ def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
             return value if type(value) is str else _plain(value, joiner)
 
         return plain
+    fmt = _formatter(spec, joiner)
+    return lambda ctx: fmt(fn(ctx))
 
-    def formatted(ctx: EvalContext) -> str:
-        # The common cases of format_value first; anything else takes the full path.
-        value = fn(ctx)
+
+def _formatter(spec: str | None, joiner: str) -> Callable[[Any], str]:
+    """A slot's value as text: what :func:`_renderer` does once the value is known."""
+    if spec is None:
+
+        def plain(value: Any) -> str:
+            return value if type(value) is str else _plain(value, joiner)
+
+        return plain
+
+    pattern, needs_time = _field_pattern(spec)  # the common strftime specs, compiled once
+    if pattern is not None:
+        fields = pattern.format
+
+        def formatted_time(value: Any) -> str:
+            t = type(value)
+            if (t is datetime or (t is date and not needs_time)) and value.year >= 1000:
+                return fields(value)
+            if t is datetime or t is date:
+                return _strftime(value, spec)
+            if t is float or t is int or t is str:
+                try:
+                    return format(value, spec)
+                except (ValueError, TypeError):
+                    pass
+            return format_value(value, spec, joiner)
+
+        return formatted_time
+
+    def formatted(value: Any) -> str:
         t = type(value)
         if t is datetime or t is date:
             return _strftime(value, spec)
@@ -225,6 +254,42 @@ def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
         return format_value(value, spec, joiner)
 
     return formatted
+
+
+def pair_renderer(first: Template, second: Template) -> Callable[[EvalContext], tuple[str, str]]:
+    """Render two templates (a message's two languages) for one context, each distinct slot
+    expression evaluated once: ``f(ctx) == (first.render(ctx), second.render(ctx))``.
+
+    Should an evaluation raise, both are rendered one after the other as :meth:`Template.render`
+    does, so the error is the one rendering them separately gives."""
+    index: dict[str, int] = {}
+    fns: list[Callable[[EvalContext], Any]] = []
+    plans: list[tuple[str, list[tuple[int, Callable[[Any], str]]]]] = []
+    for template in (first, second):
+        joiner = "、" if _has_cjk(template.text) else ", "
+        steps: list[tuple[int, Callable[[Any], str]]] = []
+        for part in template.parts:
+            if isinstance(part, str):
+                continue
+            key = repr(part.node)  # structural: equal expressions evaluate alike
+            if key not in index:
+                index[key] = len(fns)
+                fns.append(compile_predicate(part.node))
+            steps.append((index[key], _formatter(part.spec, joiner)))
+        plans.append((template._pattern, steps))  # type: ignore[attr-defined]
+    (p1, s1), (p2, s2) = plans
+
+    def render(ctx: EvalContext) -> tuple[str, str]:
+        try:
+            values = [fn(ctx) for fn in fns]
+        except Exception:
+            return first.render(ctx), second.render(ctx)
+        return (
+            p1.format(*[fmt(values[i]) for i, fmt in s1]),
+            p2.format(*[fmt(values[i]) for i, fmt in s2]),
+        )
+
+    return render
 
 
 # ------------------------------------------------------------------------------- parse

@@ -60,9 +60,7 @@ class RuleScope:
 
     def ctx(self, event: Mapping[str, Any], variables: Mapping[str, Any]) -> EvalContext:
         # Conditions had parameters and lists folded in; templates read them from here.
-        return EvalContext(
-            event=event, env=self.env, variables=variables, params=self.params, lists=self.lists
-        )
+        return EvalContext(event, self.env, variables, self.params, self.lists)
 
     def exemption_note(self) -> list[str]:
         return [

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from fourin_rules.runtime.processor import Processor
 
 
-@dataclass
+@dataclass(slots=True)
 class _Partial:
     events: list[Mapping[str, Any]]
     variables: dict[str, Any]
@@ -60,6 +60,13 @@ class SequenceOperator(Operator):
         """The event's keys: one, or one per element where a key expression gives a list."""
         fns = self.keys[step].get(event["type"], [])
         ctx = self.ctx(event, {})
+        if len(fns) == 1:  # the common case, without the product
+            value = fns[0](ctx)
+            if value is None:
+                return []
+            if isinstance(value, list | tuple):
+                return [(v,) for v in sorted(set(value))]
+            return [(value,)]
         parts = []
         for fn in fns:
             value = fn(ctx)
@@ -103,29 +110,38 @@ class SequenceOperator(Operator):
                 bucket.append(partial)
                 self._track(partial)
             return
+        bucket = self.partials.get(key)
+        if bucket is None:
+            return
         where = self.wheres[step].get(event["type"])
+        # One context for the event; each partial's variables are swapped in (where a fresh
+        # context per partial would hold the same values).
+        ctx = self.ctx(event, {})
+        time = event["time"]
+        last_step = len(steps)
         remaining = []
-        for partial in self.partials.get(key, []):
+        for partial in bucket:
+            # Past its deadline first: the most common reason to pass over a partial.
+            if time > partial.deadline or partial.next_step != step:
+                remaining.append(partial)
+                continue
             last = partial.events[-1]
-            if (
-                partial.next_step != step
-                or event["time"] < last["time"]
-                or event is last
-                or event["time"] > partial.deadline
-            ):
+            if time < last["time"] or event is last:
                 remaining.append(partial)
                 continue
-            if where is not None and not where(self.ctx(event, partial.variables)):
-                remaining.append(partial)
-                continue
+            if where is not None:
+                ctx.variables = partial.variables
+                if not where(ctx):
+                    remaining.append(partial)
+                    continue
             partial.alive = False
             if steps[step].absent:
                 continue  # followed after all: the partial is done, no finding
             partial.events.append(event)
             partial.variables[steps[step].alias] = dict(event)
             partial.next_step += 1
-            if partial.next_step == len(steps):
-                self._emit(partial, event["time"], [], "final")
+            if partial.next_step == last_step:
+                self._emit(partial, time, [], "final")
             else:
                 partial.alive = True
                 deadline = self._deadline(partial.variables, partial.start, partial.next_step)

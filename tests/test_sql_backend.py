@@ -289,3 +289,22 @@ def test_absence_slots_read_the_wall_clock_on_a_day_the_clocks_change() -> None:
     assert _dump(got) == _dump(expected)
     d1 = {f.subject.id for f in expected if f.rule_id == "D1"}
     assert "K02" in d1 and "K01" not in d1
+
+
+def test_rules_decided_on_two_threads_equal_one_after_another() -> None:
+    """Each worker thread has a connection of its own (temp tables, compiler aliases) and the
+    hit tables are shared: the findings are those of the serial run, in the same order."""
+    from fourin_rules.backends.sql.run import ColumnarRun
+
+    engine = Engine(None, COUNTY / "reference.yaml", backend="duckdb")
+    found = {}
+    for workers in (1, 2, 4):
+        run = ColumnarRun(engine.plan, engine.env, engine.reference.timezone, workers=workers)
+        run.load_files([COUNTY / "events.jsonl"], engine.models)
+        found[workers] = _dump(run.run().findings)
+        hit_tables = run.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'hit_%' AND NOT temporary"
+        ).fetchone()
+        assert hit_tables is not None and hit_tables[0] > 10
+    assert len(found[1]) == 111
+    assert found[2] == found[1] and found[4] == found[1]

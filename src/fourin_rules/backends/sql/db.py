@@ -23,24 +23,31 @@ class SqlEngine(Protocol):
         """Run a query; its rows."""
         ...
 
-    def create_temp(self, name: str, query: exp.Expression) -> None:
-        """``CREATE OR REPLACE TEMP TABLE name AS query`` (or the engine's equivalent)."""
+    def create_temp(self, name: str, query: exp.Expression, *, shared: bool = False) -> None:
+        """``CREATE OR REPLACE TEMP TABLE name AS query`` (or the engine's equivalent); with
+        ``shared``, a table every connection to the same database sees (the hit tables that
+        several threads read), not one of this connection only."""
         ...
 
     def create_temp_from(
-        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+        self,
+        name: str,
+        columns: Mapping[str, str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        shared: bool = False,
     ) -> None:
         """A temp table of Python rows; ``columns`` maps names to DuckDB type names."""
         ...
 
 
-def temp_table(name: str, query: exp.Expression) -> exp.Create:
+def temp_table(name: str, query: exp.Expression, *, shared: bool = False) -> exp.Create:
     return exp.Create(
         this=exp.to_table(name),
         kind="TABLE",
         replace=True,
         expression=query,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        properties=None if shared else exp.Properties(expressions=[exp.TemporaryProperty()]),
     )
 
 
@@ -55,11 +62,17 @@ class DuckDb:
     def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
         return self.con.execute(query.sql(dialect=self.dialect, copy=False)).fetchall()
 
-    def create_temp(self, name: str, query: exp.Expression) -> None:
-        self.con.execute(temp_table(name, query).sql(dialect=self.dialect, copy=False))
+    def create_temp(self, name: str, query: exp.Expression, *, shared: bool = False) -> None:
+        create = temp_table(name, query, shared=shared)
+        self.con.execute(create.sql(dialect=self.dialect, copy=False))
 
     def create_temp_from(
-        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+        self,
+        name: str,
+        columns: Mapping[str, str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        shared: bool = False,
     ) -> None:
         # One list parameter per column, unnested side by side: no row-by-row inserts.
         select = exp.select(
@@ -71,6 +84,6 @@ class DuckDb:
         if not rows:
             select = select.where("FALSE")
         self.con.execute(
-            temp_table(name, select).sql(dialect=self.dialect),
+            temp_table(name, select, shared=shared).sql(dialect=self.dialect),
             [[r[i] for r in rows] for i in range(len(columns))],
         )

@@ -480,7 +480,7 @@ class ThresholdKind(SqlKind):
         """``(_seq, etype, id, time, ord, subject, kind, wstart, wend, v0, v1 ...)``: one row
         per hit, subject and window."""
         run, rule = self.run, self.rule
-        compiler = run.prepared.compiler
+        compiler = run.compiler
         parts = []
         for pid in rule.predicates:
             pred = run.plan.predicates[pid]
@@ -639,7 +639,7 @@ class ThresholdKind(SqlKind):
             window_end=col("wend", "g"),
         )
         resolver = TableResolver("g", {}, "", variables)
-        return self.run.prepared.compiler.truth(self.rule.having, resolver)
+        return self.run.compiler.truth(self.rule.having, resolver)
 
     def _grouped(self, entries: exp.Expression, roster: bool = False) -> exp.Select:
         """Per window and subject: the aggregates (and run spans), filtered by ``having``; with
@@ -1019,7 +1019,7 @@ class ConsecutiveSequenceKind(SqlKind):
             for f in set(a_fields) | set(e_fields):
                 if f in run.event_types[t]:
                     union_cols.setdefault(f, run.event_types[t][f])
-        compiler = run.prepared.compiler
+        compiler = run.compiler
         parts = []
         for t in types:
             columns = run.event_types[t]
@@ -1334,7 +1334,7 @@ class MatchKind(SqlKind):
             .from_(exp.to_table(table_name(pred.type)).as_("e"))
             .join(exp.to_table(run.hit_table(pid)).as_("h"), on="h._seq = e._seq")
         )
-        [subject], source = hoist([run.prepared.compiler.value(rule.subject, resolver)], base, "e")
+        [subject], source = hoist([run.compiler.value(rule.subject, resolver)], base, "e")
         rows = exp.select(
             "e.*",
             exp.func("coalesce", col("end", "e"), col("time", "e")).as_("_end"),

@@ -14,7 +14,10 @@ windows and messages are those of the incremental backends.
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -25,6 +28,7 @@ from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
 from fourin_rules.backends.sql.db import DuckDb, SqlEngine
+from fourin_rules.backends.sql.expr import ExprCompiler
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name, zoned
@@ -55,15 +59,17 @@ class Events:
     event_types: Mapping[str, Mapping[str, str]]
     tz: tzinfo
     cache: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one connection, many threads
 
     def fetch(self, etype: str, seqs: Iterable[int]) -> list[dict[str, Any]]:
         """The events of one type with these ``_seq``, in ``_seq`` order (cached)."""
         wanted = sorted(set(seqs))
-        missing = [s for s in wanted if s not in self.cache]
-        if missing:
-            sql = f"{self._select(etype)} WHERE _seq IN (SELECT unnest(?))"
-            self._keep(etype, self.con.execute(sql, [missing]).fetchall())
-        return [self.cache[s] for s in wanted]
+        with self.lock:
+            missing = [s for s in wanted if s not in self.cache]
+            if missing:
+                sql = f"{self._select(etype)} WHERE _seq IN (SELECT unnest(?))"
+                self._keep(etype, self.con.execute(sql, [missing]).fetchall())
+            return [self.cache[s] for s in wanted]
 
     def scan(self, etype: str) -> list[tuple[int, dict[str, Any]]]:
         """Every event of one type with its ``_seq``, in ``_seq`` order (not cached)."""
@@ -147,6 +153,9 @@ class ColumnarRun:
 
     Args:
         plan: the compiled packs. env: reference data and calendar. tz: the dataset time zone.
+        workers: how many rules are decided at once on DuckDB, each thread on a connection of
+            its own (DuckDB runs a query while the GIL is free, so one rule's findings are built
+            in Python while another's SQL runs). 1: one after another.
     """
 
     def __init__(
@@ -156,6 +165,7 @@ class ColumnarRun:
         tz: str,
         con: duckdb.DuckDBPyConnection | None = None,
         db: SqlEngine | None = None,
+        workers: int = 2,
     ) -> None:
         self.plan = plan
         self.env = env
@@ -171,6 +181,9 @@ class ColumnarRun:
         self._hits: Hits = {}
         self._hit_tables: dict[int, str] = {}  # predicate id -> its table
         self._hit_by_sql: dict[str, str] = {}  # a query's text -> the table holding its rows
+        self.workers = workers
+        self._lock = threading.RLock()  # guards the hit tables and the hits fetched
+        self._local = threading.local()  # a worker thread's own connection and compiler
 
     # -- input --------------------------------------------------------------------------------
     def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -223,19 +236,20 @@ class ColumnarRun:
         their SQL queries, or tested in Python for the few predicates SQL cannot express."""
         from fourin_rules.backends.sql.fallback import python_hits
 
-        wanted = sorted(set(pids) - self._hits.keys())
-        in_python = [self.plan.predicates[p] for p in wanted if p in self.prepared.unsupported]
-        for pid in wanted:
-            if pid in self.prepared.queries:
-                names = self.prepared.variables[pid]
-                rows = self.fetch(exp.select("*").from_(self.hit_table(pid)))
-                self._hits[pid] = [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
-        if in_python:
-            found, errors = python_hits(self.plan, self.env, self.events, in_python)
-            self.errors.extend(errors)
-            for pred in in_python:
-                self._hits[pred.id] = found.get(pred.id, [])
-        return {p: self._hits[p] for p in pids}
+        with self._lock:
+            wanted = sorted(set(pids) - self._hits.keys())
+            in_python = [self.plan.predicates[p] for p in wanted if p in self.prepared.unsupported]
+            for pid in wanted:
+                if pid in self.prepared.queries:
+                    names = self.prepared.variables[pid]
+                    rows = self.fetch(exp.select("*").from_(self.hit_table(pid)))
+                    self._hits[pid] = [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+            if in_python:
+                found, errors = python_hits(self.plan, self.env, self.events, in_python)
+                self.errors.extend(errors)
+                for pred in in_python:
+                    self._hits[pred.id] = found.get(pred.id, [])
+            return {p: self._hits[p] for p in pids}
 
     def exemptions(self, rule: RulePlan) -> Exemptions:
         """The records that can excuse ``rule``'s findings, by subject."""
@@ -258,16 +272,24 @@ class ColumnarRun:
         self._hit_tables.clear()
         self._hit_by_sql.clear()
 
+    @property
+    def compiler(self) -> ExprCompiler:
+        """The expression compiler of this thread (its alias counter is its own)."""
+        return getattr(self._local, "compiler", None) or self.prepared.compiler
+
+    def _db(self) -> SqlEngine:
+        return getattr(self._local, "db", None) or self.db
+
     def create_temp(self, name: str, query: exp.Expression) -> None:
-        self.db.create_temp(name, query)
+        self._db().create_temp(name, query)
 
     def create_temp_from(
         self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        self.db.create_temp_from(name, columns, rows)
+        self._db().create_temp_from(name, columns, rows)
 
     def fetch(self, query: exp.Expression) -> list[tuple[Any, ...]]:
-        return self.db.fetch(query)
+        return self._db().fetch(query)
 
     def hit_rows(self, pid: int, seqs: Iterable[int]) -> list[tuple[int, dict[str, Any]]]:
         """The hits ``(seq, variables)`` of predicate ``pid`` on these events only."""
@@ -286,23 +308,24 @@ class ColumnarRun:
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one
         row per binding, in event order. Predicates whose queries are the same text (a rule's
-        slots often repeat one condition) share one table."""
-        if pid in self._hit_tables:
-            return self._hit_tables[pid]
-        name = f"hit_{pid}"
-        query = self.prepared.queries.get(pid)
-        if query is None:
-            seqs = [seq for seq, _ in self.hits([pid])[pid]]
-            self.create_temp_from(name, {"_seq": "BIGINT"}, [[s] for s in seqs])
-        else:
-            text = query.sql(dialect="duckdb")
-            if text in self._hit_by_sql:
-                name = self._hit_by_sql[text]
+        slots often repeat one condition) share one table. Every thread's connection sees it."""
+        with self._lock:
+            if pid in self._hit_tables:
+                return self._hit_tables[pid]
+            name = f"hit_{pid}"
+            query = self.prepared.queries.get(pid)
+            if query is None:
+                seqs = [[seq] for seq, _ in self.hits([pid])[pid]]
+                self._db().create_temp_from(name, {"_seq": "BIGINT"}, seqs, shared=True)
             else:
-                self.create_temp(name, query.copy())
-                self._hit_by_sql[text] = name
-        self._hit_tables[pid] = name
-        return name
+                text = query.sql(dialect="duckdb")
+                if text in self._hit_by_sql:
+                    name = self._hit_by_sql[text]
+                else:
+                    self._db().create_temp(name, query.copy(), shared=True)
+                    self._hit_by_sql[text] = name
+            self._hit_tables[pid] = name
+            return name
 
     def run(
         self, *, since: datetime | None = None, until: datetime | None = None
@@ -317,20 +340,49 @@ class ColumnarRun:
             return ColumnarResult([], self.errors, horizon)
         from fourin_rules.backends.sql.kinds import SQL_KINDS
 
-        findings: list[Finding] = []
-        replayed: list[RulePlan] = []
-        for rule in self.plan.rules:
+        def decide(rule: RulePlan) -> list[Finding] | None:
+            """The rule's findings decided in SQL, or None: it is replayed."""
             kind = SQL_KINDS.get(rule.kind)
             decider = kind(self, rule) if kind is not None else None
             if decider is not None and decider.supported():
-                findings.extend(decider.findings(first=first, horizon=horizon, since=since))
-            else:
+                return decider.findings(first=first, horizon=horizon, since=since)
+            return None
+
+        if self.workers > 1 and isinstance(self.db, DuckDb) and len(self.plan.rules) > 1:
+            # The predicates tested in Python first, so their errors come in one order.
+            self.hits(sorted(self.prepared.unsupported))
+            cursors: list[duckdb.DuckDBPyConnection] = []
+            try:
+                with ThreadPoolExecutor(
+                    self.workers, initializer=self._worker, initargs=(cursors,)
+                ) as pool:
+                    decided = list(pool.map(decide, self.plan.rules))
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+        else:
+            decided = [decide(rule) for rule in self.plan.rules]
+        findings: list[Finding] = []
+        replayed: list[RulePlan] = []
+        for rule, found in zip(self.plan.rules, decided, strict=True):
+            if found is None:
                 replayed.append(rule)
+            else:
+                findings.extend(found)
         if replayed:
             findings.extend(self._replay(replayed, first, newest, since, until))
         from fourin_rules.findings import sort_findings
 
         return ColumnarResult(sort_findings(findings), self.errors, horizon)
+
+    def _worker(self, cursors: list[duckdb.DuckDBPyConnection]) -> None:
+        """A worker thread's own connection to the database (its temp tables are its own; the
+        event, reference and hit tables are shared) and its own compiler."""
+        cursor = self.con.cursor()
+        cursor.execute(f"SET TimeZone = '{self.tz}'")  # tz is a validated IANA name
+        cursors.append(cursor)
+        self._local.db = DuckDb(cursor)
+        self._local.compiler = copy.copy(self.prepared.compiler)
 
     def _replay(
         self,

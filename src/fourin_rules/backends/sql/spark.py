@@ -643,7 +643,8 @@ class SparkDb:
     def _values(self, row: Any) -> tuple[Any, ...]:
         return tuple(_python(v, self.zone) for v in row)
 
-    def create_temp(self, name: str, query: exp.Expression) -> None:
+    def create_temp(self, name: str, query: exp.Expression, *, shared: bool = False) -> None:
+        # A temp view is the session's: every thread sees it (``shared`` changes nothing).
         query = query.copy()
         self._ordered.pop(name, None)
         order = query.args.get("order") if isinstance(query, exp.Select) else None
@@ -666,7 +667,12 @@ class SparkDb:
         self._register(name, self.spark.sql(self.render(query)).localCheckpoint(eager=True))
 
     def create_temp_from(
-        self, name: str, columns: Mapping[str, str], rows: Sequence[Sequence[Any]]
+        self,
+        name: str,
+        columns: Mapping[str, str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        shared: bool = False,
     ) -> None:
         self._ordered.pop(name, None)
         # A local relation: the rows travel with the plan, no job is needed to keep them.

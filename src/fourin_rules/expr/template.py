@@ -223,25 +223,6 @@ def _formatter(spec: str | None, joiner: str) -> Callable[[Any], str]:
 
         return plain
 
-    pattern, needs_time = _field_pattern(spec)  # the common strftime specs, compiled once
-    if pattern is not None:
-        fields = pattern.format
-
-        def formatted_time(value: Any) -> str:
-            t = type(value)
-            if (t is datetime or (t is date and not needs_time)) and value.year >= 1000:
-                return fields(value)
-            if t is datetime or t is date:
-                return _strftime(value, spec)
-            if t is float or t is int or t is str:
-                try:
-                    return format(value, spec)
-                except (ValueError, TypeError):
-                    pass
-            return format_value(value, spec, joiner)
-
-        return formatted_time
-
     def formatted(value: Any) -> str:
         t = type(value)
         if t is datetime or t is date:
@@ -253,7 +234,18 @@ def _formatter(spec: str | None, joiner: str) -> Callable[[Any], str]:
                 pass
         return format_value(value, spec, joiner)
 
-    return formatted
+    pattern, needs_time = _field_pattern(spec)  # the common strftime specs, compiled once
+    if pattern is None:
+        return formatted
+    fields = pattern.format
+
+    def formatted_time(value: Any) -> str:
+        t = type(value)
+        if (t is datetime or (t is date and not needs_time)) and value.year >= 1000:
+            return fields(value)
+        return formatted(value)
+
+    return formatted_time
 
 
 def pair_renderer(first: Template, second: Template) -> Callable[[EvalContext], tuple[str, str]]:

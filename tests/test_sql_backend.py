@@ -308,3 +308,16 @@ def test_rules_decided_on_two_threads_equal_one_after_another() -> None:
         assert hit_tables is not None and hit_tables[0] > 10
     assert len(found[1]) == 111
     assert found[2] == found[1] and found[4] == found[1]
+
+
+def test_reference_tables_are_built_once_per_engine() -> None:
+    """The reference rows are an engine's, built with its packs: every run loads the same."""
+    from fourin_rules.backends.sql.refdata import reference_tables
+
+    small = Engine(None, REFERENCE, backend="duckdb")
+    county = Engine(None, COUNTY / "reference.yaml", backend="duckdb")
+    tables = reference_tables(small.env)
+    assert reference_tables(small.env) is tables
+    cadres = {t.name: t.jsonl for t in tables}["ref_cadre"]
+    assert cadres.count(b"\n") == len(small.env.reference.data.cadres)
+    assert {t.name: t.jsonl for t in reference_tables(county.env)}["ref_cadre"] != cadres

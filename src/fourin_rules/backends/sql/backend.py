@@ -19,11 +19,13 @@ class DuckDBBackend:
         return []
 
     def prepare(self, plan: Plan, env: Any) -> None:
-        """Compile the plan's predicates to SQL now, with the packs, rather than at the first
-        run (runs of one engine share them)."""
+        """Compile the plan's predicates to SQL and build the reference tables' rows now, with
+        the packs, rather than at the first run (runs of one engine share them)."""
         from fourin_rules.backends.sql.predicates import compile_predicates
+        from fourin_rules.backends.sql.refdata import reference_tables
 
         compile_predicates(plan, env)
+        reference_tables(env)
 
     def matcher(self, plan: Plan, env: Any) -> Any:
         """Sessions stay on durable_rules (the incremental engine)."""

@@ -32,7 +32,14 @@ from fourin_rules.backends.sql.schema import column_type
 from fourin_rules.expr.records import RECORD_SCHEMAS
 from fourin_rules.runtime.env import RuleEnv
 
-__all__ = ["RECORD_TABLES", "SqlEnv", "create_reference_tables", "sql_literal"]
+__all__ = [
+    "RECORD_TABLES",
+    "RefTable",
+    "SqlEnv",
+    "create_reference_tables",
+    "reference_tables",
+    "sql_literal",
+]
 
 #: Keyed record lookups: function name -> (table, key column).
 RECORD_TABLES: dict[str, tuple[str, str]] = {
@@ -94,54 +101,61 @@ def sql_literal(value: Any, type_: str | None = None) -> exp.Expression:
     raise TypeError(f"no SQL literal for {value!r}")
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Iterable[Sequence[Any]],
-) -> None:
-    """``CREATE OR REPLACE TABLE table (...)`` and insert ``rows`` (values typed by ``columns``,
-    contract type strings)."""
+@dataclass(frozen=True)
+class RefTable:
+    """One table's schema and rows, the rows as JSON Lines (empty when there are none)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, contract type)
+    jsonl: bytes
+
+
+def _table(
+    name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]
+) -> RefTable:
+    names = [n for n, _ in columns]
+    lines = [orjson.dumps(dict(zip(names, row, strict=True))) for row in rows]
+    return RefTable(name, tuple(columns), b"\n".join(lines) + b"\n" if lines else b"")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: RefTable, folder: Path) -> None:
+    """``CREATE OR REPLACE TABLE`` and its rows, through a JSON Lines file in ``folder`` read
+    with the explicit column types: a VALUES list of thousands of literals takes DuckDB seconds
+    to parse."""
     schema = exp.Schema(
-        this=exp.to_table(table),
+        this=exp.to_table(table.name),
         expressions=[
             exp.ColumnDef(this=exp.to_identifier(n, quoted=True), kind=column_type(t))
-            for n, t in columns
+            for n, t in table.columns
         ],
     )
     con.execute(exp.Create(this=schema, kind="TABLE", replace=True).sql(dialect="duckdb"))
-    rows = list(rows)
-    if not rows:
+    if not table.jsonl:
         return
-    # Through a temporary JSON Lines file read with the explicit column types: a VALUES list
-    # of thousands of literals takes DuckDB seconds to parse.
-    names = [n for n, _ in columns]
-    with tempfile.TemporaryDirectory(prefix="fourin-ref-") as tmp:
-        path = Path(tmp) / f"{table}.jsonl"
-        path.write_bytes(
-            b"\n".join(orjson.dumps(dict(zip(names, row, strict=True))) for row in rows) + b"\n"
-        )
-        spec = exp.Struct(
-            expressions=[
-                exp.PropertyEQ(
-                    this=exp.Literal.string(n),
-                    expression=exp.Literal.string(column_type(t).sql("duckdb")),
-                )
-                for n, t in columns
-            ]
-        )
-        reader = exp.Anonymous(
-            this="read_json",
-            expressions=[
-                exp.Literal.string(str(path)),
-                exp.PropertyEQ(this=exp.var("columns"), expression=spec),
-                exp.PropertyEQ(
-                    this=exp.var("format"), expression=exp.Literal.string("newline_delimited")
-                ),
-            ],
-        )
-        select = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(reader)
-        con.execute(exp.insert(select, table).sql(dialect="duckdb"))
+    path = folder / f"{table.name}.jsonl"
+    path.write_bytes(table.jsonl)
+    spec = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(
+                this=exp.Literal.string(n),
+                expression=exp.Literal.string(column_type(t).sql("duckdb")),
+            )
+            for n, t in table.columns
+        ]
+    )
+    reader = exp.Anonymous(
+        this="read_json",
+        expressions=[
+            exp.Literal.string(str(path)),
+            exp.PropertyEQ(this=exp.var("columns"), expression=spec),
+            exp.PropertyEQ(
+                this=exp.var("format"), expression=exp.Literal.string("newline_delimited")
+            ),
+        ],
+    )
+    names = [n for n, _ in table.columns]
+    select = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(reader)
+    con.execute(exp.insert(select, table.name).sql(dialect="duckdb"))
 
 
 def _record_rows(records: Iterable[dict[str, Any]], kind: str) -> list[list[Any]]:
@@ -216,6 +230,30 @@ def _us(t: time) -> int:
 
 def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> SqlEnv:
     """Create the reference and calendar tables from ``env`` on ``con``."""
+    with tempfile.TemporaryDirectory(prefix="fourin-ref-") as tmp:
+        for table in reference_tables(env):
+            _insert(con, table, Path(tmp))
+    return sql_env(env)
+
+
+#: The tables of each environment: (env, tables), at most a few (an engine's runs share them).
+_TABLES: dict[int, tuple[RuleEnv, tuple[RefTable, ...]]] = {}
+
+
+def reference_tables(env: RuleEnv) -> tuple[RefTable, ...]:
+    """The reference and calendar tables of ``env``, built once per environment: the reference
+    data of an engine do not change between its runs."""
+    cached = _TABLES.get(id(env))
+    if cached is not None and cached[0] is env:
+        return cached[1]
+    tables = tuple(_build_tables(env))
+    if len(_TABLES) >= 8:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[id(env)] = (env, tables)
+    return tables
+
+
+def _build_tables(env: RuleEnv) -> Iterable[RefTable]:
     index = env.reference
     data = index.data
     for fn, (table, _key) in RECORD_TABLES.items():
@@ -230,28 +268,25 @@ def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> Sql
         key = RECORD_TABLES[fn][1]
         last = {r[key]: r for r in source}  # the last record of an id wins
         cols = list(RECORD_SCHEMAS[kind].items())
-        _insert(con, table, cols, _record_rows(last.values(), kind))
+        yield _table(table, cols, _record_rows(last.values(), kind))
     assignment_cols = [*RECORD_SCHEMAS["assignment"].items(), ("eff_from", "date")]
     assignment_cols.append(("eff_to", "date"))
-    _insert(con, "ref_assignment", assignment_cols, _assignment_rows(env))
+    yield _table("ref_assignment", assignment_cols, _assignment_rows(env))
     # The id lists are the index's own (sorted, as staff_of/leaders_of return them).
     staff_by_unit = getattr(index, "_staff_by_unit", {})
     leaders = getattr(index, "_leaders", {})
-    _insert(
-        con,
+    yield _table(
         "ref_staff_of",
         [("unit_id", "str"), ("ids", "list[str]")],
         [[k, sorted(v)] for k, v in staff_by_unit.items()],
     )
-    _insert(
-        con,
+    yield _table(
         "ref_leaders_of",
         [("township_id", "str"), ("ids", "list[str]")],
         [[k, sorted(v)] for k, v in leaders.items()],
     )
     groups = {g.group_id: g for g in data.groups}
-    _insert(
-        con,
+    yield _table(
         "ref_group_kinds",
         [("group_id", "str"), ("kinds", "list[str]")],
         [[gid, [t.kind for t in g.targets]] for gid, g in groups.items()],
@@ -267,8 +302,7 @@ def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> Sql
             reach = index._lon_cells(row)
             for col in range(f_col - reach, f_col + reach + 1):
                 fence_rows.append([row, col, f_lat, f_lon, radius_m, unit_id, township])
-    _insert(
-        con,
+    yield _table(
         "ref_fence",
         [
             ("cell_row", "number"),
@@ -281,13 +315,11 @@ def create_reference_tables(con: duckdb.DuckDBPyConnection, env: RuleEnv) -> Sql
         ],
         fence_rows,
     )
-    _insert(
-        con,
+    yield _table(
         "cal_day",
         [("day", "date"), ("duty", "bool"), ("holiday", "str")],
         _calendar_rows(env),
     )
-    return sql_env(env)
 
 
 def sql_env(env: RuleEnv) -> SqlEnv:

@@ -225,12 +225,7 @@ def _trusted(
     for t, i in refs:
         if type(t) is not str or type(i) is not str:
             return None
-        m = _new(EvidenceRef)
-        _set_dict(m, {"type": t, "id": i})
-        _set_fields(m, _EVIDENCE_SET)
-        _set_extra(m, None)
-        _set_private(m, None)
-        evidence.append(m)
+        evidence.append(_construct(EvidenceRef, {"type": t, "id": i}, _EVIDENCE_SET))
     rule = parts.rule
     return _construct(
         Finding,

@@ -202,15 +202,7 @@ def format_value(value: Any, spec: str | None, joiner: str = ", ") -> str:
 def _renderer(part: str | Slot, joiner: str) -> Callable[[EvalContext], str]:
     if isinstance(part, str):
         return lambda ctx: part
-    fn, spec = compile_predicate(part.node), part.spec
-    if spec is None:
-
-        def plain(ctx: EvalContext) -> str:
-            value = fn(ctx)
-            return value if type(value) is str else _plain(value, joiner)
-
-        return plain
-    fmt = _formatter(spec, joiner)
+    fn, fmt = compile_predicate(part.node), _formatter(part.spec, joiner)
     return lambda ctx: fmt(fn(ctx))
 
 

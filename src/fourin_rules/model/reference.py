@@ -266,8 +266,7 @@ def _parse_structured(path: str, text: str, is_json: bool) -> tuple[Any, Locator
         node = loader.get_single_node()
         if node is not None:
             _check_size(path, node)
-        if not is_json:
-            data = loader.construct_document(node) if node is not None else None
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path, 1)

@@ -701,13 +701,13 @@ class ThresholdKind(SqlKind):
         marked = exp.select("x.*", *marks).from_(entries.copy()).subquery("m")
         parts: list[tuple[exp.Select, list[str]]] = []
         others = [
-            a
-            for a, (_, agg, _) in zip(aggregates, self.rule.values, strict=True)
+            (name, a)
+            for a, (name, agg, _) in zip(aggregates, self.rule.values, strict=True)
             if agg != "run_span"
         ]
         if others:
-            names = [name for name, agg, _ in self.rule.values if agg != "run_span"]
-            parts.append((exp.select(*keys, *others).from_(entries).group_by(*keys), names))
+            plain = exp.select(*keys, *[a for _, a in others]).from_(entries).group_by(*keys)
+            parts.append((plain, [name for name, _ in others]))
         for i in spans:
             v, name = f"v{column_of[i]}", self.rule.values[i][0]
             islands = (
@@ -988,7 +988,7 @@ class ConsecutiveSequenceKind(SqlKind):
             if other is not None and [to_source(k) for k in other] != [to_source(k) for k in keys]:
                 return False
         try:
-            self.__dict__["_pairs_query"] = self._pairs()
+            self._queries  # noqa: B018 (compiled now: a condition SQL cannot express refuses)
         except NotImplementedError:
             return False
         return True
@@ -1002,8 +1002,11 @@ class ConsecutiveSequenceKind(SqlKind):
                     seen.append(t)
         return seen
 
-    def _pairs(self) -> exp.Select:
-        """``(a_seq, a_type, b_seq, b_type)`` of every completed pair."""
+    @functools.cached_property
+    def _queries(self) -> tuple[exp.Select, exp.Select]:
+        """``(routed, pairs)``: the rows of either step with their key and step flags (read
+        twice by the pairs, so materialized as ``_routed`` first), and ``(a_seq, a_type,
+        b_seq, b_type, k)`` of every completed pair, read from ``_routed``."""
         run, rule = self.run, self.rule
         first, second = rule.steps
         alias = first.alias
@@ -1058,8 +1061,6 @@ class ConsecutiveSequenceKind(SqlKind):
             f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
             dialect="duckdb",
         )
-        # Read twice (the window and the join): materialized as _routed before the pairs run.
-        self.__dict__["_routed_query"] = routed
         windowed = exp.select("*", partner.as_("a_seq")).from_("_routed AS r")
         variables = {f"{alias}.{f}": col(f, "a") for f in a_fields}
         conds = []
@@ -1097,7 +1098,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 )
             )
         )
-        return (
+        return routed, (
             exp.select("a_seq", "a_type", "b_seq", "b_type", "k")
             .from_(pairs.subquery("p"))
             .qualify("row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1")
@@ -1111,8 +1112,8 @@ class ConsecutiveSequenceKind(SqlKind):
         from fourin_rules.runtime.base import subjects_of
 
         rule = self.rule
-        query = self.__dict__.get("_pairs_query") or self._pairs()
-        self.run.create_temp("_routed", self.__dict__["_routed_query"])
+        routed, query = self._queries
+        self.run.create_temp("_routed", routed)
         pairs = self.run.fetch(query)
         by_type: dict[str, set[int]] = {}
         for a_seq, a_type, b_seq, b_type, _k in pairs:

@@ -7,6 +7,7 @@ hypothesis-generated streams of random cadres, days and events.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -289,6 +290,93 @@ def test_absence_slots_read_the_wall_clock_on_a_day_the_clocks_change() -> None:
     assert _dump(got) == _dump(expected)
     d1 = {f.subject.id for f in expected if f.rule_id == "D1"}
     assert "K02" in d1 and "K01" not in d1
+
+
+WALL_CLOCK_PACK = """
+pack: {id: wall, version: 1.0.0, title: {zh: 钟点, en: wall clock}}
+rules:
+  - id: W1
+    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
+    kind: match
+    title: {zh: 钟点, en: wall clock}
+    on: checkin
+    subject: {id: cadre_id}
+    when: >
+      hour(time) < 2 or minute_of_day(time) >= 23 * 60 or weekday(time) == 5
+      or (duty_day(time) and work_hours(time))
+      or assignment(cadre_id, time).township_id != township_id
+    let: {h: hour(time), m: minute_of_day(time), d: weekday(time), day: local_date(time)}
+    facts: {h: h, m: m, d: d, day: day}
+    message:
+      zh: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day}"
+      en: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day}"
+  - id: W2
+    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
+    kind: threshold
+    title: {zh: 每日, en: per day}
+    message:
+      zh: "{subject} {n}"
+      en: "{subject} {n}"
+    on: checkin
+    window: day
+    values:
+      n: count()
+    having: n >= 1
+"""
+
+
+@pytest.mark.parametrize(
+    "tz, day, offsets",
+    [
+        # Cairo: clocks forward at midnight on Friday 2026-04-24, back at midnight on
+        # Thursday 2026-10-29 (the hour before midnight happens twice).
+        ("Africa/Cairo", "2026-04-23", ["+02:00"] * 3 + ["+03:00"] * 3),
+        ("Africa/Cairo", "2026-10-28", ["+03:00"] * 3 + ["+02:00"] * 3),
+        # New York: forward at 02:00 on Sunday 2026-03-08, in the middle of the night.
+        ("America/New_York", "2026-03-07", ["-05:00"] * 3 + ["-04:00"] * 3),
+    ],
+)
+def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
+    tz: str, day: str, offsets: list[str], tmp_path: Path
+) -> None:
+    """Day, hour, minute, weekday, duty day, work hours, an as-of lookup and a day window
+    around a change of the clocks: the columnar backend reads them from the stored local
+    wall-clock columns, and must agree with durable_rules to the finding."""
+    from datetime import datetime, timedelta
+
+    import yaml
+
+    from fourin_rules.backends.sql.predicates import compile_predicates
+
+    reference = yaml.safe_load(REFERENCE.read_text(encoding="utf-8")) | {"timezone": tz}
+    start = datetime.fromisoformat(f"{day}T21:10:00")
+    events = []
+    for i, offset in enumerate(offsets * 2):
+        # Local times every 50 minutes from 21:10 across the change (some written with the
+        # offset of the other side, which is the same instant an hour apart).
+        local = start + timedelta(minutes=50 * i)
+        events.append(
+            {
+                "type": "checkin",
+                "id": f"c{i}",
+                "time": local.isoformat() + offset,
+                "cadre_id": CADRES[i % 2],
+                "township_id": "T01",
+            }
+        )
+    pack = tmp_path / "wall.yaml"
+    pack.write_text(WALL_CLOCK_PACK, encoding="utf-8")
+    durable = Engine([pack], reference, backend="durable")
+    duck = Engine([pack], reference, backend="duckdb")
+    expected = durable.run(events).findings
+    got = duck.run(events).findings  # stored from Python
+    assert _dump(got) == _dump(expected)
+    assert {f.rule_id for f in expected} == {"W1", "W2"}
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    assert _dump(duck.run_files([path]).findings) == _dump(expected)  # stored by the loader
+    queries = compile_predicates(duck.plan, duck.env).queries
+    assert any('"_local_time"' in q.sql(dialect="duckdb") for q in queries.values())
 
 
 def test_rules_decided_on_two_threads_equal_one_after_another() -> None:

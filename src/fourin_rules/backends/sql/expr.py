@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from sqlglot import exp
 
 from fourin_rules.backends.sql.refdata import RECORD_TABLES, SqlEnv, sql_literal
-from fourin_rules.backends.sql.schema import column_type
+from fourin_rules.backends.sql.schema import column_type, local_name, wall_clock
 from fourin_rules.expr.evaluate import EvalContext, compile_predicate
 from fourin_rules.expr.nodes import (
     Arith,
@@ -105,13 +105,19 @@ class TableResolver:
     columns: Mapping[str, str]
     event_type: str
     variables: Mapping[str, exp.Expression] = field(default_factory=dict)
+    #: ``alias`` carries the event table's local wall-clock columns (its rows are the table's
+    #: own, ``SELECT e.*`` and layers over it): time fields are marked to be read from those.
+    local: bool = False
 
     def field(self, name: str, type_: str) -> exp.Expression:
         if name == "type":
             return exp.Literal.string(self.event_type)
         if name not in self.columns:
             return _null(type_)
-        return exp.column(name, table=self.alias, quoted=True)
+        column = exp.column(name, table=self.alias, quoted=True)
+        if self.local and self.columns[name] == TIME:
+            column.meta["local"] = local_name(name)
+        return column
 
     def var(self, name: str, type_: str) -> exp.Expression:
         found = self.variables.get(name)
@@ -369,7 +375,7 @@ class ExprCompiler:
         """The local day of a time (the session time zone is the dataset's), or the date."""
         v = self.value(node, names)
         if node.type == TIME:
-            return exp.cast(v, "DATE")
+            return exp.cast(wall_clock(v), "DATE")
         if node.type in (DATE, NULL):
             return v if node.type == DATE else exp.cast(exp.null(), "DATE")
         raise NotImplementedError(f"a day of a {node.type} value: {to_source(node)}")
@@ -581,7 +587,7 @@ class ExprCompiler:
         )
 
     def _fn_weekday(self, node: Call, names: Resolver) -> exp.Expression:
-        return exp.DayOfWeekIso(this=self.value(node.args[0], names))
+        return exp.DayOfWeekIso(this=wall_clock(self.value(node.args[0], names)))
 
     def _fn_minutes_between(self, node: Call, names: Resolver) -> exp.Expression:
         a, b = self._args(node, names)
@@ -816,7 +822,7 @@ def _is_null_literal(node: Node) -> bool:
 
 
 def _extract(unit: str, t: exp.Expression) -> exp.Expression:
-    return exp.Extract(this=exp.var(unit), expression=t)
+    return exp.Extract(this=exp.var(unit), expression=wall_clock(t))
 
 
 def _add(parts: list[exp.Expression]) -> exp.Expression:

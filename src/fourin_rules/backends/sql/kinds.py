@@ -20,7 +20,14 @@ from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
-from fourin_rules.backends.sql.schema import column_type, integer_fields, table_name, zoned
+from fourin_rules.backends.sql.schema import (
+    column_type,
+    integer_fields,
+    local_name,
+    table_name,
+    wall_clock,
+    zoned,
+)
 from fourin_rules.backends.sql.sqltree import col, union_all
 from fourin_rules.expr import to_source
 from fourin_rules.expr.nodes import Arith, Attr, Field, IfElse, Literal, Neg, Node, Var, walk
@@ -41,8 +48,16 @@ _TRUNC = {"day": "day", "duty_day": "day", "week": "week", "calendar_month": "mo
 
 
 def local_day(t: exp.Expression) -> exp.Expression:
-    """The local calendar date of a TIMESTAMPTZ (the session time zone is the dataset's)."""
-    return exp.cast(t, "DATE")
+    """The local calendar date of a TIMESTAMPTZ (the session time zone is the dataset's), read
+    from its local wall-clock column where ``t`` is marked with one."""
+    return exp.cast(wall_clock(t), "DATE")
+
+
+def local_time(table: str) -> exp.Column:
+    """The event time of ``table``'s rows, which carry its local wall-clock column too."""
+    column = col("time", table)
+    column.meta["local"] = local_name("time")
+    return column
 
 
 def period_start(t: exp.Expression, unit: str) -> exp.Expression:
@@ -58,7 +73,7 @@ def clock(t: exp.Expression) -> exp.Expression:
     change, not the time elapsed since midnight): whole seconds plus the fraction."""
 
     def part(unit: str) -> exp.Expression:
-        return exp.Extract(this=exp.var(unit), expression=t.copy())
+        return exp.Extract(this=exp.var(unit), expression=wall_clock(t).copy())
 
     whole = exp.Add(
         this=exp.Add(
@@ -123,6 +138,7 @@ class SqlKind(RuleScope):
                 subject.as_("subject"),
                 col("_seq", "e"),
                 col("time", "e"),
+                col(local_name("time"), "e"),
                 col("end", "e"),
                 exp.Literal.string(pred.type).as_("etype"),
                 col("id", "e"),
@@ -337,11 +353,11 @@ class AbsenceKind(SqlKind):
                     self.run.create_temp(
                         sources[text],
                         exp.select(
-                            period_start(col("time", "r"), self.rule.per).as_("pday"),
+                            period_start(local_time("r"), self.rule.per).as_("pday"),
                             col("subject", "r"),
                             col("etype", "r"),
                             col("id", "r"),
-                            clock(col("time", "r")).as_("secs"),
+                            clock(local_time("r")).as_("secs"),
                         ).from_(rows),
                     )
                 cond: exp.Expression = exp.GTE(this=col("secs"), expression=seconds(slot.start))
@@ -487,7 +503,7 @@ class ThresholdKind(SqlKind):
             columns = run.event_types[pred.type]
             names = run.prepared.variables.get(pid, ())
             variables = {n: exp.column(f"_v_{n}", table="e", quoted=True) for n in names}
-            resolver = TableResolver("e", columns, pred.type, variables)
+            resolver = TableResolver("e", columns, pred.type, variables, local=True)
             outputs = [
                 compiler.value(rule.subject, resolver),
                 compiler.value(rule.subject_kind_expr, resolver)
@@ -523,6 +539,7 @@ class ThresholdKind(SqlKind):
                     exp.Literal.string(pred.type).as_("etype"),
                     col("id", "e"),
                     col("time", "e"),
+                    col(local_name("time"), "e"),
                     exp.Literal.number(pid).as_("pid"),
                     subject.as_("subj"),
                     kind.as_("kind"),
@@ -565,7 +582,7 @@ class ThresholdKind(SqlKind):
         base = self._entry_columns(kind)
         valid = "s.subject IS NOT NULL AND s.subject <> ''"
         if rule.window != "hopping":
-            day = period_start(col("time", "s"), rule.window)
+            day = period_start(local_time("s"), rule.window)
             start = exp.func(
                 "timezone", exp.Literal.string(self.run.tz), exp.cast(day, "TIMESTAMP")
             )
@@ -885,7 +902,12 @@ class ThresholdKind(SqlKind):
         rule = self.rule
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
         kept = []
+        calendar = self.env.calendar
         for (start, end, subject, kind), entries in sorted(groups.items()):
+            if rule.window != "hopping":
+                # The bounds as the operator writes them: local midnights, even one the clocks
+                # skip (SQL gives the same instant as the first wall time after the change).
+                start, end = calendar.period_bounds(start, rule.window)
             values, focus = window_values(rule, entries)
             if exemptions is not None:
                 span = (focus[0].time, focus[-1].time) if focus else (start, end)
@@ -1027,7 +1049,7 @@ class ConsecutiveSequenceKind(SqlKind):
         for t in types:
             columns = run.event_types[t]
             key_node = (first.key.get(t) or second.key.get(t))[0]
-            key = compiler.value(key_node, TableResolver("e", columns, t))
+            key = compiler.value(key_node, TableResolver("e", columns, t, local=True))
             s0 = [p for p in first.predicates if run.plan.predicates[p].type == t]
             s1 = [p for p in second.predicates if run.plan.predicates[p].type == t]
 
@@ -1326,7 +1348,7 @@ class MatchKind(SqlKind):
         columns = run.event_types[pred.type]
         names = run.prepared.variables.get(pid, ())
         variables = {n: exp.column(f"_v_{n}", table="e", quoted=True) for n in names}
-        resolver = TableResolver("e", columns, pred.type, variables)
+        resolver = TableResolver("e", columns, pred.type, variables, local=True)
         base = (
             exp.select(
                 exp.column(exp.Star(), table="e"),

@@ -66,7 +66,7 @@ def predicate_select(
         source: exp.Select = exp.select(exp.column(exp.Star(), table="e")).from_(table.as_("e"))
     else:
         name, node = pred.for_each
-        items = compiler.value(node, TableResolver("e", columns, etype))
+        items = compiler.value(node, TableResolver("e", columns, etype, local=True))
         one_null = exp.cast(exp.Array(expressions=[exp.null()]), column_type(node.type))
         listed = exp.Coalesce(this=items, expressions=[one_null])
         unnest = exp.Unnest(
@@ -92,7 +92,7 @@ def predicate_select(
 
     # One layer per let: each sees the fields, the element and the lets before it.
     for name, node in pred.lets:
-        names = TableResolver("l", columns, etype, dict(variables))
+        names = TableResolver("l", columns, etype, dict(variables), local=True)
         value = compiler.value(node, names)
         source = exp.select(
             exp.column(exp.Star(), table="l"), exp.alias_(value, _var_col(name), quoted=True)
@@ -100,7 +100,7 @@ def predicate_select(
         variables[name] = exp.column(_var_col(name), table="l", quoted=True)
 
     final_vars = {n: exp.column(_var_col(n), table="b", quoted=True) for n in variables}
-    names = TableResolver("b", columns, etype, final_vars)
+    names = TableResolver("b", columns, etype, final_vars, local=True)
     cond = compiler.truth(pred.where, names)
     [cond], source = hoist([cond], source, "b")  # each distinct lookup once, as a join
     outputs: list[exp.Expression] = [exp.column("_seq", table="b", quoted=True)]

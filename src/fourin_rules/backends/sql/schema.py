@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from fourin_rules.expr.records import RECORD_SCHEMAS
 from fourin_rules.model.events import EVENT_MODELS
-from fourin_rules.model.types import element_type, is_list, is_record
+from fourin_rules.model.types import TIME, element_type, is_list, is_record
 
 #: Bookkeeping columns every event table starts with.
 META_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -96,13 +96,45 @@ def table_columns(
     return cols
 
 
+def local_name(field: str) -> str:
+    """The column holding the local wall-clock time of the time field ``field``."""
+    return f"_local_{field}"
+
+
+def local_columns(fields: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(column, field)`` of every time field's local wall-clock column: a ``TIMESTAMP``
+    (without zone) written once when the event is stored, so that the day, hour or weekday a
+    rule asks for is plain arithmetic, not a time zone conversion per row and per use."""
+    return [(local_name(name), name) for name, t in fields.items() if t == TIME]
+
+
+def local_value(field: exp.Expression) -> exp.Expression:
+    """The value stored in a local wall-clock column: the instant cast to ``TIMESTAMP`` in the
+    session time zone, which is the dataset's."""
+    return exp.cast(field, "TIMESTAMP")
+
+
+def wall_clock(t: exp.Expression) -> exp.Expression:
+    """``t``, or the local wall-clock column standing beside it: a time field read from a
+    relation that carries those columns is marked so by the compiler
+    (``meta["local"]``). ``CAST(. AS DATE)``, ``EXTRACT`` and ``ISODOW`` of either give the
+    same local day and clock; of the plain ``TIMESTAMP`` they are several times cheaper."""
+    local = t.meta.get("local") if isinstance(t, exp.Column) else None
+    if local is None:
+        return t
+    return exp.column(local, table=t.table, quoted=True)
+
+
 def create_table(event_type: str, fields: Mapping[str, str]) -> exp.Create:
-    """``CREATE TABLE ev_<type> (...)`` as a sqlglot tree."""
+    """``CREATE TABLE ev_<type> (...)`` as a sqlglot tree: the stored columns, then the local
+    wall-clock columns."""
+    columns = [*table_columns(fields, event_type)]
+    columns += [(name, exp.DataType.build("TIMESTAMP")) for name, _ in local_columns(fields)]
     schema = exp.Schema(
         this=exp.to_table(table_name(event_type)),
         expressions=[
             exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=kind)
-            for name, kind in table_columns(fields, event_type)
+            for name, kind in columns
         ],
     )
     return exp.Create(this=schema, kind="TABLE", replace=True)

@@ -15,7 +15,13 @@ import duckdb
 import orjson
 from sqlglot import exp
 
-from fourin_rules.backends.sql.schema import create_table, table_columns, table_name
+from fourin_rules.backends.sql.schema import (
+    create_table,
+    local_columns,
+    local_value,
+    table_columns,
+    table_name,
+)
 
 
 def create_tables(
@@ -83,7 +89,11 @@ def insert_rows(
                     for n, t in cols
                 ]
             )
-            select = exp.select(*[exp.column(n, quoted=True) for n, _ in cols]).from_(
+            locals_ = local_columns(event_types[etype])
+            select = exp.select(
+                *[exp.column(n, quoted=True) for n, _ in cols],
+                *[local_value(exp.column(f, quoted=True)).as_(n, quoted=True) for n, f in locals_],
+            ).from_(
                 exp.Anonymous(
                     this="read_json",
                     expressions=[
@@ -96,7 +106,8 @@ def insert_rows(
                     ],
                 )
             )
-            insert = exp.insert(select, table_name(etype))
+            names = [n for n, _ in cols] + [n for n, _ in locals_]
+            insert = exp.insert(select, table_name(etype), columns=names)
             con.execute(insert.sql(dialect="duckdb"))
 
 

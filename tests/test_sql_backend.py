@@ -322,6 +322,18 @@ rules:
     values:
       n: count()
     having: n >= 1
+  - id: W3
+    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
+    kind: threshold
+    title: {zh: 两日, en: two days}
+    message:
+      zh: "{subject} {n}"
+      en: "{subject} {n}"
+    on: checkin
+    window: hopping:2d:1d
+    values:
+      n: count()
+    having: n >= 1
 """
 
 
@@ -334,14 +346,17 @@ rules:
         ("Africa/Cairo", "2026-10-28", ["+03:00"] * 3 + ["+02:00"] * 3),
         # New York: forward at 02:00 on Sunday 2026-03-08, in the middle of the night.
         ("America/New_York", "2026-03-07", ["-05:00"] * 3 + ["-04:00"] * 3),
+        # Summer time in Cairo, far from a change: hopping windows still start at midnight.
+        ("Africa/Cairo", "2026-07-01", ["+03:00"] * 6),
     ],
 )
 def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
     tz: str, day: str, offsets: list[str], tmp_path: Path
 ) -> None:
-    """Day, hour, minute, weekday, duty day, work hours, an as-of lookup and a day window
-    around a change of the clocks: the columnar backend reads them from the stored local
-    wall-clock columns, and must agree with durable_rules to the finding."""
+    """Day, hour, minute, weekday, duty day, work hours, an as-of lookup, day and hopping
+    windows around a change of the clocks and in summer time: the columnar backend reads them
+    from the stored local wall-clock columns, and must agree with durable_rules to the
+    finding."""
     from datetime import datetime, timedelta
 
     import yaml
@@ -371,7 +386,7 @@ def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
     expected = durable.run(events).findings
     got = duck.run(events).findings  # stored from Python
     assert _dump(got) == _dump(expected)
-    assert {f.rule_id for f in expected} == {"W1", "W2"}
+    assert {f.rule_id for f in expected} == {"W1", "W2", "W3"}
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     assert _dump(duck.run_files([path]).findings) == _dump(expected)  # stored by the loader

@@ -89,6 +89,33 @@ def clock(t: exp.Expression) -> exp.Expression:
     return exp.Add(this=exp.Paren(this=whole), expression=fraction)
 
 
+def clock_us(t: exp.Expression) -> exp.Expression:
+    """The local wall clock in whole microseconds since midnight (``t`` read as :func:`clock`
+    reads it)."""
+
+    def part(unit: str) -> exp.Expression:
+        return exp.Extract(this=exp.var(unit), expression=wall_clock(t).copy())
+
+    return exp.Add(
+        this=exp.Add(
+            this=exp.Mul(this=part("HOUR"), expression=exp.Literal.number(3_600_000_000)),
+            expression=exp.Mul(this=part("MINUTE"), expression=exp.Literal.number(60_000_000)),
+        ),
+        expression=part("MICROSECOND"),  # the seconds with their fraction, in microseconds
+    )
+
+
+#: Monday 1970-01-05, where hopping windows align (local wall-clock midnight).
+_HOP_EPOCH_DAY = exp.cast(exp.Literal.string("1970-01-05"), "DATE")
+_HOP_EPOCH = exp.cast(
+    exp.Literal.string("1970-01-05 00:00:00"), exp.DataType.build("TIMESTAMP", dialect="duckdb")
+)
+
+
+def _micros(span: timedelta) -> int:
+    return span // timedelta(microseconds=1)
+
+
 def to_seconds(t: Any) -> float:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
@@ -596,23 +623,57 @@ class ThresholdKind(SqlKind):
                 exp.select(*base, start.as_("wstart"), end.as_("wend")).from_(source).where(valid)
             )
         assert rule.hop_size is not None and rule.hop_step is not None
-        epoch = datetime(1970, 1, 5, tzinfo=self.env.calendar.tz).timestamp()
-        size, step = rule.hop_size.total_seconds(), rule.hop_step.total_seconds()
-        back = int(-(-size // step))  # windows that can hold one instant
-        n = f"floor((epoch(s.time) - {epoch!r}) / {step!r})::BIGINT"
+        # On the wall clock, as the operator counts (its times share the dataset's zone, so
+        # Python's arithmetic on them is wall-clock arithmetic): windows start at local
+        # midnight from Monday 1970-01-05 all year round, whatever the clocks do.
+        size, step = _micros(rule.hop_size), _micros(rule.hop_step)
+        back = -(-size // step)  # windows that can hold one instant
+        local = local_time("s")
+        since_epoch = exp.Add(
+            this=exp.Mul(
+                this=exp.DateDiff(
+                    this=local_day(local), expression=_HOP_EPOCH_DAY.copy(), unit=exp.var("DAY")
+                ),
+                expression=exp.Literal.number(86_400_000_000),
+            ),
+            expression=clock_us(local),
+        )
+        n = exp.cast(
+            exp.Floor(
+                this=exp.Div(this=exp.Paren(this=since_epoch), expression=exp.Literal.number(step))
+            ),
+            "BIGINT",
+        )
+        k = col("k", "w")
         ks = exp.Unnest(
             expressions=[
-                exp.func("range", exp.maybe_parse(f"{n} - {back - 1}"), exp.maybe_parse(f"{n} + 1"))
+                exp.func(
+                    "range",
+                    exp.Sub(this=n, expression=exp.Literal.number(back - 1)),
+                    exp.Add(this=n.copy(), expression=exp.Literal.number(1)),
+                )
             ],
             alias=exp.TableAlias(this=exp.to_identifier("w"), columns=[exp.to_identifier("k")]),
         )
-        start = exp.maybe_parse(f"to_timestamp({epoch!r} + w.k * {step!r})")
-        end = exp.maybe_parse(f"to_timestamp({epoch!r} + w.k * {step!r} + {size!r})")
+
+        def wall(offset: int) -> exp.Expression:
+            """The local wall-clock time ``offset`` microseconds after window ``w.k`` starts."""
+            us = exp.Add(
+                this=exp.Mul(this=k.copy(), expression=exp.Literal.number(step)),
+                expression=exp.Literal.number(offset),
+            )
+            return exp.TimestampAdd(
+                this=_HOP_EPOCH.copy(), expression=us, unit=exp.var("MICROSECOND")
+            )
+
+        def instant(local_time_: exp.Expression) -> exp.Expression:
+            return exp.func("timezone", exp.Literal.string(self.run.tz), local_time_)
+
         return (
-            exp.select(*base, start.as_("wstart"), end.as_("wend"))
+            exp.select(*base, instant(wall(0)).as_("wstart"), instant(wall(size)).as_("wend"))
             .from_(source)
             .join(ks, join_type="CROSS")
-            .where(exp.and_(valid, exp.GT(this=end.copy(), expression=col("time", "s"))))
+            .where(exp.and_(valid, exp.GT(this=wall(size), expression=wall_clock(local))))
         )
 
     def _inputs(self) -> list[int]:
@@ -902,12 +963,8 @@ class ThresholdKind(SqlKind):
         rule = self.rule
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
         kept = []
-        calendar = self.env.calendar
         for (start, end, subject, kind), entries in sorted(groups.items()):
-            if rule.window != "hopping":
-                # The bounds as the operator writes them: local midnights, even one the clocks
-                # skip (SQL gives the same instant as the first wall time after the change).
-                start, end = calendar.period_bounds(start, rule.window)
+            start, end = self._named(start, end)
             values, focus = window_values(rule, entries)
             if exemptions is not None:
                 span = (focus[0].time, focus[-1].time) if focus else (start, end)
@@ -934,6 +991,18 @@ class ThresholdKind(SqlKind):
             )
             for start, end, subject, kind, values, focus in kept
         ]
+
+    def _named(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """A window's bounds as the operator writes them: local wall-clock times, even one the
+        clocks skip (SQL gives that instant as the first wall time after the change)."""
+        rule, tz = self.rule, self.env.calendar.tz
+        if rule.window != "hopping":
+            return self.env.calendar.period_bounds(start, rule.window)
+        assert rule.hop_size is not None and rule.hop_step is not None
+        epoch = datetime(1970, 1, 5, tzinfo=tz)
+        # Arithmetic of times in one zone is on the wall clock, as in the operator.
+        first = epoch + ((start.astimezone(tz) - epoch) // rule.hop_step) * rule.hop_step
+        return first, first + rule.hop_size
 
 
 SQL_KINDS["threshold"] = ThresholdKind

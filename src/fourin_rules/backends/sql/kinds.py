@@ -13,14 +13,14 @@ import dataclasses
 import functools
 from collections import deque
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
-from fourin_rules.backends.sql.schema import column_type, integer_fields, table_name, zoned
+from fourin_rules.backends.sql.schema import column_type, integer_fields, table_name
 from fourin_rules.backends.sql.sqltree import col, union_all
 from fourin_rules.expr import to_source
 from fourin_rules.expr.nodes import Arith, Attr, Field, IfElse, Literal, Neg, Node, Var, walk
@@ -30,7 +30,7 @@ from fourin_rules.model.types import is_list
 from fourin_rules.plan import RulePlan
 from fourin_rules.runtime.absence import absence_finding
 from fourin_rules.runtime.base import RuleScope, raise_to
-from fourin_rules.runtime.threshold import Entry, window_values
+from fourin_rules.runtime.threshold import Entry, aggregate, window_values
 
 if TYPE_CHECKING:
     from fourin_rules.backends.sql.run import ColumnarRun
@@ -76,6 +76,17 @@ def clock(t: exp.Expression) -> exp.Expression:
 
 def to_seconds(t: Any) -> float:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+def local_time(us: int | None, tz: tzinfo) -> datetime | None:
+    """:func:`~fourin_rules.backends.sql.schema.zoned`, the same datetime, without its
+    ``replace`` (1 us) for a time in whole seconds, as event times mostly are."""
+    if us is None:
+        return None
+    seconds, micro = divmod(us, 1_000_000)
+    if micro:
+        return datetime.fromtimestamp(seconds, tz).replace(microsecond=micro)
+    return datetime.fromtimestamp(seconds, tz)
 
 
 def seconds(t: Any) -> exp.Literal:
@@ -753,8 +764,8 @@ class ThresholdKind(SqlKind):
         )
         if not passing:
             return []
-        # Each window's members, by its index g (the member rows carry g, not the keys).
-        groups: dict[tuple[Any, ...], list[Entry]] = {tuple(p): [] for p in passing}
+        # Each window's member rows, by its index g (the member rows carry g, not the keys).
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {tuple(p): [] for p in passing}
         run.create_temp_from(
             "_pass",
             {
@@ -775,7 +786,7 @@ class ThresholdKind(SqlKind):
         )
         members = list(groups.values())
         for row in rows:
-            members[row[0]].append(self._entry(row[1:]))
+            members[row[0]].append(row)
         return self._assemble(groups, horizon)
 
     def _load_roster(self, origin_time: datetime, horizon: datetime) -> None:
@@ -794,6 +805,12 @@ class ThresholdKind(SqlKind):
             s, e = cal.period_bounds(day_start, rule.window)
             origin = s if s >= day_start else e
         kind = ROSTER_KIND[rule.roster or "cadres"]
+        # The roster of a window: every assignment active on one of its days (``env.roster``
+        # day by day), that is, whose (start, end) span overlaps the window's days.
+        spans = [
+            (a.start, a.end, a.group_id if kind == "group" else a.cadre_id)
+            for a in self.env.reference.data.assignments
+        ]
         rows: list[list[Any]] = []
         start = origin
         while True:
@@ -804,10 +821,7 @@ class ThresholdKind(SqlKind):
             if e > horizon:
                 break
             first, last = cal.local_date(s), cal.local_date(e - timedelta(microseconds=1))
-            members: set[str] = set()
-            for i in range((last - first).days + 1):
-                for a in self.env.roster(first + timedelta(days=i)):
-                    members.add(a["group_id"] if kind == "group" else a["cadre_id"])
+            members = {m for a0, a1, m in spans if a0 <= last and (a1 is None or first <= a1)}
             rows.extend([s, e, m, kind] for m in sorted(members))
             start = s + rule.hop_step if rule.window == "hopping" else e
         self.run.create_temp_from("_origin", {"origin": "TIMESTAMPTZ"}, [[origin]])
@@ -837,33 +851,58 @@ class ThresholdKind(SqlKind):
     def _entry(self, row: Sequence[Any]) -> Entry:
         """The runtime's entry of one ``_entries`` row (see :meth:`_entry_fields`). Its inputs
         are those SQL computed (the compiler's values equal the Python evaluator's, as the
-        differential tests check); its event is fetched later, for the findings only."""
+        differential tests check); its event is fetched later, for the findings only. A row
+        seen before (an event in two hopping windows) gives the entry built then, as the
+        operator appends one entry to each window of an event."""
+        key = tuple(row)
+        built = self._built
+        try:
+            entry = built.get(key)
+        except TypeError:  # a list among the inputs: built anew
+            entry, key = None, None
+        if entry is not None:
+            return entry
         seq, etype, eid, us, *values = row
-        time = zoned(us, self.env.calendar.tz)
-        inputs: list[Any] = [None] * len(self.rule.values)
-        whole = self._whole(etype)
-        for k, i in enumerate(self._inputs()):
-            v = values[k]
+        time = local_time(us, self.env.calendar.tz)
+        positions = self._inputs()
+        if len(positions) == len(self.rule.values):
+            inputs = values
+        else:
+            inputs = [None] * len(self.rule.values)
+            for k, i in enumerate(positions):
+                inputs[i] = values[k]
+        for k in self._whole(etype):
             # A union of event types may widen a count to DOUBLE: Python has an int there.
-            inputs[i] = int(v) if whole[k] and isinstance(v, float) and v.is_integer() else v
+            v = values[k]
+            if isinstance(v, float) and v.is_integer():
+                inputs[positions[k]] = int(v)
         entry = Entry(time, (etype, eid), inputs, {})
         self._seq_of[entry.ref] = seq
+        if key is not None:
+            built[key] = entry
         return entry
+
+    @functools.cached_property
+    def _built(self) -> dict[tuple[Any, ...], Entry]:
+        return {}
 
     @functools.cached_property
     def _seq_of(self) -> dict[tuple[str, str], int]:
         return {}
 
-    def _whole(self, etype: str) -> list[bool]:
-        """Per input: whether the Python evaluator gives an int on events of ``etype``."""
+    def _whole(self, etype: str) -> list[int]:
+        """The inputs (by position among :meth:`_inputs`) for which the Python evaluator gives
+        an int on events of ``etype``."""
         known = self._whole_by_type
         if etype not in known:
             ints = integer_fields(etype)
-            known[etype] = [int_valued(self.rule.values[i][2], ints) for i in self._inputs()]
+            known[etype] = [
+                k for k, i in enumerate(self._inputs()) if int_valued(self.rule.values[i][2], ints)
+            ]
         return known[etype]
 
     @functools.cached_property
-    def _whole_by_type(self) -> dict[str, list[bool]]:
+    def _whole_by_type(self) -> dict[str, list[int]]:
         return {}
 
     def _events_of(self, entries: Iterable[Entry]) -> None:
@@ -877,22 +916,66 @@ class ThresholdKind(SqlKind):
             for entry, seq in zip(wanted, seqs, strict=True):
                 entry.event = self.run.events.cache[seq]
 
+    def _window(self, rows: list[tuple[Any, ...]]) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        """A window's aggregates and the member rows that make them (its focus), from its rows
+        (``g`` first, then :meth:`_entry_fields`), as :func:`window_values` computes them on
+        the operator's entries. Without a run span (whose focus is a run of entries) they are
+        computed from the columns, without building an entry per row."""
+        rule = self.rule
+        if any(agg == "run_span" for _, agg, _ in rule.values):
+            entries = [self._entry(row[1:]) for row in rows]
+            row_of = {id(e): row for e, row in zip(entries, rows, strict=True)}
+            values, focus = window_values(rule, entries)
+            return values, [row_of[id(e)] for e in focus]
+        columns = list(zip(*rows, strict=True)) or [()] * (5 + len(self._inputs()))
+        values: dict[str, Any] = {}
+        k = 0
+        for name, agg, arg in rule.values:
+            if arg is None:
+                values[name] = aggregate(agg, [None] * len(rows))
+            else:
+                values[name] = aggregate(agg, self._column(columns, k))
+                k += 1
+        return values, rows
+
+    def _column(self, columns: list[tuple[Any, ...]], k: int) -> list[Any]:
+        """The values of input ``k`` (the :meth:`_entry_fields` column ``v<k>``) of a window's
+        rows, as :meth:`_entry` gives them."""
+        values = list(columns[5 + k])
+        if float in map(type, values):  # DuckDB gives plain floats
+            for n, (etype, v) in enumerate(zip(columns[2], values, strict=True)):
+                # A union of event types may widen a count to DOUBLE: Python has an int there.
+                if isinstance(v, float) and v.is_integer() and k in self._whole(etype):
+                    values[n] = int(v)
+        return values
+
     def _assemble(
-        self, groups: dict[tuple[Any, ...], list[Entry]], horizon: datetime
+        self, groups: dict[tuple[Any, ...], list[tuple[Any, ...]]], horizon: datetime
     ) -> list[Finding]:
         """Findings of the windows SQL found passing ``having``: their aggregates (for the
         facts and messages) and focus computed as the operator computes them."""
         rule = self.rule
+        tz = self.env.calendar.tz
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
         kept = []
-        for (start, end, subject, kind), entries in sorted(groups.items()):
-            values, focus = window_values(rule, entries)
+        for (start, end, subject, kind), rows in sorted(groups.items(), key=lambda kv: kv[0]):
+            values, focus = self._window(rows)
             if exemptions is not None:
-                span = (focus[0].time, focus[-1].time) if focus else (start, end)
+                span = (
+                    (local_time(focus[0][4], tz), local_time(focus[-1][4], tz))
+                    if focus
+                    else (start, end)
+                )
                 if exemptions.covers(subject, *span):
                     continue
             kept.append((start, end, subject, kind, values, focus))
-        self._events_of(focus[-1] for *_, focus in kept if focus)
+        last: dict[str, list[int]] = {}  # the focus's last event of each window, by type
+        for *_, focus in kept:
+            if focus:
+                last.setdefault(focus[-1][2], []).append(focus[-1][1])
+        for etype, seqs in last.items():
+            self.run.events.fetch(etype, seqs)
+        cache = self.run.events.cache
         return [
             make_finding(
                 rule,
@@ -900,9 +983,9 @@ class ThresholdKind(SqlKind):
                 subject_id=subject,
                 start=start,
                 end=end,
-                evidence=[e.ref for e in focus],
+                evidence=[(row[2], row[3]) for row in focus],
                 ctx=self.ctx(
-                    focus[-1].event if focus else {},
+                    cache[focus[-1][1]] if focus else {},
                     {**values, "subject": subject, "window_start": start, "window_end": end},
                 ),
                 status="final" if end <= horizon else "provisional",

@@ -13,15 +13,17 @@ import dataclasses
 import functools
 from collections import deque
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from fourin_rules.backends.sql.expr import TableResolver
 from fourin_rules.backends.sql.hoist import hoist
+from fourin_rules.backends.sql.run import local_time
 from fourin_rules.backends.sql.schema import column_type, integer_fields, table_name
 from fourin_rules.backends.sql.sqltree import col, union_all
+from fourin_rules.backends.sql.sqltree import table as sql_table
 from fourin_rules.expr import to_source
 from fourin_rules.expr.nodes import Arith, Attr, Field, IfElse, Literal, Neg, Node, Var, walk
 from fourin_rules.findings import make_finding
@@ -78,17 +80,6 @@ def to_seconds(t: Any) -> float:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
 
-def local_time(us: int | None, tz: tzinfo) -> datetime | None:
-    """:func:`~fourin_rules.backends.sql.schema.zoned`, the same datetime, without its
-    ``replace`` (1 us) for a time in whole seconds, as event times mostly are."""
-    if us is None:
-        return None
-    seconds, micro = divmod(us, 1_000_000)
-    if micro:
-        return datetime.fromtimestamp(seconds, tz).replace(microsecond=micro)
-    return datetime.fromtimestamp(seconds, tz)
-
-
 def seconds(t: Any) -> exp.Literal:
     return exp.Literal.number(to_seconds(t))
 
@@ -139,19 +130,22 @@ class SqlKind(RuleScope):
                 col("id", "e"),
                 *extra,
             )
-            .from_(exp.to_table(table_name(pred.type)).as_("e"))
+            .from_(sql_table(table_name(pred.type), "e"), copy=False)
             .join(
-                exp.to_table(table).as_("h"),
+                sql_table(table, "h"),
                 on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                copy=False,
             )
         )
         if unnest is not None:
-            select = select.join(unnest, join_type="CROSS")
+            select = select.join(unnest, join_type="CROSS", copy=False)
         return select.where(
             exp.and_(
-                exp.Not(this=exp.Is(this=subject, expression=exp.null())),
-                exp.NEQ(this=subject, expression=exp.Literal.string("")),
-            )
+                exp.Not(this=exp.Is(this=subject.copy(), expression=exp.null())),
+                exp.NEQ(this=subject.copy(), expression=exp.Literal.string("")),
+                copy=False,
+            ),
+            copy=False,
         )
 
     def exemption_rows(self) -> exp.Expression | None:
@@ -166,9 +160,9 @@ class SqlKind(RuleScope):
                         col("subject"),
                         col("time").as_("ex_start"),
                         exp.func("coalesce", col("end"), col("time")).as_("ex_end"),
-                    ).from_(rows.subquery("x"))
+                    ).from_(rows.subquery("x", copy=False), copy=False)
                 )
-        return union_all(parts) if parts else None
+        return union_all(parts, copy=False) if parts else None
 
     @staticmethod
     def overlaps(start: exp.Expression, end: exp.Expression) -> exp.Expression:
@@ -341,7 +335,7 @@ class AbsenceKind(SqlKind):
         for k, slot in enumerate(self.rule.slots):
             for pid in slot.predicates:
                 ptype = self.run.plan.predicates[pid].type
-                rows = self.hit_rows(pid, slot.who[ptype]).subquery("r")
+                rows = self.hit_rows(pid, slot.who[ptype]).subquery("r", copy=False)
                 text = rows.sql(dialect="duckdb")
                 if text not in sources:
                     sources[text] = f"_seen_{len(sources)}"
@@ -353,17 +347,17 @@ class AbsenceKind(SqlKind):
                             col("etype", "r"),
                             col("id", "r"),
                             clock(col("time", "r")).as_("secs"),
-                        ).from_(rows),
+                        ).from_(rows, copy=False),
                     )
                 cond: exp.Expression = exp.GTE(this=col("secs"), expression=seconds(slot.start))
                 if slot.end is not None:
                     cond = exp.and_(cond, exp.LT(this=col("secs"), expression=seconds(slot.end)))
                 parts.append(
                     exp.select("pday", "subject", exp.Literal.number(k).as_("slot"), "etype", "id")
-                    .from_(sources[text])
-                    .where(cond)
+                    .from_(sql_table(sources[text]), copy=False)
+                    .where(cond, copy=False)
                 )
-        return union_all(parts)
+        return union_all(parts, copy=False)
 
     def _counted(self) -> exp.Select:
         """Per roster row and slot: how many expected events were seen."""
@@ -520,13 +514,14 @@ class ThresholdKind(SqlKind):
                         for n in names
                     ],
                 )
-                .from_(exp.to_table(table_name(pred.type)).as_("e"))
+                .from_(sql_table(table_name(pred.type), "e"), copy=False)
                 .join(
-                    exp.to_table(run.hit_table(pid)).as_("h"),
+                    sql_table(run.hit_table(pid), "h"),
                     on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                    copy=False,
                 )
             )
-            outputs, source = hoist(outputs, base, "e")
+            outputs, source = hoist(outputs, base, "e", copy=False)
             subject, kind, *inputs = outputs
             parts.append(
                 exp.select(
@@ -535,18 +530,18 @@ class ThresholdKind(SqlKind):
                     col("id", "e"),
                     col("time", "e"),
                     exp.Literal.number(pid).as_("pid"),
-                    subject.as_("subj"),
-                    kind.as_("kind"),
-                    *[v.as_(f"v{i}") for i, v in enumerate(inputs)],
-                ).from_(source.subquery("e"))
+                    subject.as_("subj", copy=False),
+                    kind.as_("kind", copy=False),
+                    *[v.as_(f"v{i}", copy=False) for i, v in enumerate(inputs)],
+                ).from_(source.subquery("e", copy=False), copy=False)
             )
-        rows = union_all(parts).subquery("r")
+        rows = union_all(parts, copy=False).subquery("r", copy=False)
         subject_type = rule.subject.type if rule.subject is not None else "str"
         if subject_type.startswith("list["):
             subject = col("s", "u")
             source = (
-                exp.select("r.*", subject.as_("subject"))
-                .from_(rows)
+                exp.select(exp.column(exp.Star(), table="r"), subject.as_("subject"))
+                .from_(rows, copy=False)
                 .join(
                     exp.Unnest(
                         expressions=[col("subj", "r")],
@@ -555,15 +550,18 @@ class ThresholdKind(SqlKind):
                         ),
                     ),
                     join_type="CROSS",
+                    copy=False,
                 )
             )
         else:
-            source = exp.select("r.*", col("subj", "r").as_("subject")).from_(rows)
+            source = exp.select(
+                exp.column(exp.Star(), table="r"), col("subj", "r").as_("subject")
+            ).from_(rows, copy=False)
         default_kind = exp.Literal.string(rule.subject_kind)
         kind = exp.func(
             "coalesce", exp.func("nullif", col("kind", "s"), exp.Literal.string("")), default_kind
         )
-        windowed = self._windows(source.subquery("s"), kind)
+        windowed = self._windows(source.subquery("s", copy=False), kind)
         return windowed
 
     def _entry_columns(self, kind: exp.Expression) -> list[exp.Expression | str]:
@@ -587,7 +585,9 @@ class ThresholdKind(SqlKind):
             )
             end = exp.func("timezone", exp.Literal.string(self.run.tz), local_end)
             return (
-                exp.select(*base, start.as_("wstart"), end.as_("wend")).from_(source).where(valid)
+                exp.select(*base, start.as_("wstart", copy=False), end.as_("wend", copy=False))
+                .from_(source, copy=False)
+                .where(valid, copy=False)
             )
         assert rule.hop_size is not None and rule.hop_step is not None
         epoch = datetime(1970, 1, 5, tzinfo=self.env.calendar.tz).timestamp()
@@ -604,9 +604,12 @@ class ThresholdKind(SqlKind):
         end = exp.maybe_parse(f"to_timestamp({epoch!r} + w.k * {step!r} + {size!r})")
         return (
             exp.select(*base, start.as_("wstart"), end.as_("wend"))
-            .from_(source)
-            .join(ks, join_type="CROSS")
-            .where(exp.and_(valid, exp.GT(this=end.copy(), expression=col("time", "s"))))
+            .from_(source, copy=False)
+            .join(ks, join_type="CROSS", copy=False)
+            .where(
+                exp.and_(valid, exp.GT(this=end.copy(), expression=col("time", "s")), copy=False),
+                copy=False,
+            )
         )
 
     def _inputs(self) -> list[int]:
@@ -671,25 +674,34 @@ class ThresholdKind(SqlKind):
             ]
             lonely = (
                 exp.select(*[col(k, "r") for k in keys], *empty)
-                .from_("_roster_w AS r")
-                .join("_agg AS a", using=keys, join_type="anti")
+                .from_(sql_table("_roster_w", "r"), copy=False)
+                .join(sql_table("_agg", "a"), using=keys, join_type="anti", copy=False)
             )
             self.run.create_temp(
                 "_agg",
-                exp.select("*")
-                .from_(grouped.subquery("g1"))
-                .where("wstart >= (SELECT min(origin) FROM _origin)"),
+                exp.select(exp.Star())
+                .from_(grouped.subquery("g1", copy=False), copy=False)
+                .where("wstart >= (SELECT min(origin) FROM _origin)", copy=False),
             )
-            grouped = exp.union(exp.select("*").from_("_agg"), lonely, distinct=False)
+            everything = exp.select(exp.Star()).from_(sql_table("_agg"), copy=False)
+            grouped = exp.union(everything, lonely, distinct=False, copy=False)
         return self._filtered(grouped)
 
     def _filtered(self, grouped: exp.Expression) -> exp.Select:
         """The groups that pass ``having``; its reference lookups (``target_share`` ...)
         hoisted, so each is one join rather than a subquery per group."""
+        star = exp.column(exp.Star(), table="g")
         [having], source = hoist(
-            [self._having()], exp.select("g.*").from_(grouped.subquery("g")), "g"
+            [self._having()],
+            exp.select(star).from_(grouped.subquery("g", copy=False), copy=False),
+            "g",
+            copy=False,
         )
-        return exp.select("g.*").from_(source.subquery("g")).where(having)
+        return (
+            exp.select(star.copy())
+            .from_(source.subquery("g", copy=False), copy=False)
+            .where(having, copy=False)
+        )
 
     def _aggregated(self, entries: exp.Expression) -> exp.Select:
         """Per window and subject: the aggregates (and run spans)."""
@@ -697,7 +709,11 @@ class ThresholdKind(SqlKind):
         spans = [i for i, (_, agg, _) in enumerate(self.rule.values) if agg == "run_span"]
         aggregates = self._aggregates()
         if not spans:
-            return exp.select(*keys, *aggregates).from_(entries).group_by(*keys)
+            return (
+                exp.select(*keys, *aggregates)
+                .from_(entries, copy=False)
+                .group_by(*keys, copy=False)
+            )
         # Islands of consecutive entries whose input holds: the entries of one island have the
         # same count of failing entries before them (as has the failing entry that ends the
         # island before, which the filter leaves out). A span is the longest island's length in
@@ -760,7 +776,9 @@ class ThresholdKind(SqlKind):
             self._load_roster(since or first, horizon)
         grouped = self._grouped(exp.to_table("_entries").as_("x"), bool(self.rule.roster))
         passing = run.fetch(
-            exp.select("wstart", "wend", "subject", "kind").from_(grouped.subquery("q"))
+            exp.select("wstart", "wend", "subject", "kind").from_(
+                grouped.subquery("q", copy=False), copy=False
+            )
         )
         if not passing:
             return []
@@ -779,10 +797,17 @@ class ThresholdKind(SqlKind):
         )
         rows = run.fetch(
             exp.select("p.g", *self._entry_fields("e"))
-            .from_("_pass AS p")
-            .join("_entries AS e", using=["wstart", "wend", "subject", "kind"])
-            .where("e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE")
-            .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
+            .from_(sql_table("_pass", "p"), copy=False)
+            .join(
+                sql_table("_entries", "e"), using=["wstart", "wend", "subject", "kind"], copy=False
+            )
+            .where(
+                "e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE",
+                copy=False,
+            )
+            .order_by(
+                "p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False
+            )
         )
         members = list(groups.values())
         for row in rows:
@@ -1117,7 +1142,13 @@ class ConsecutiveSequenceKind(SqlKind):
             def member(pids: list[int]) -> exp.Expression:
                 if not pids:
                     return exp.false()
-                hits = union_all([exp.select("_seq").from_(run.hit_table(p)) for p in pids])
+                hits = union_all(
+                    [
+                        exp.select("_seq").from_(sql_table(run.hit_table(p)), copy=False)
+                        for p in pids
+                    ],
+                    copy=False,
+                )
                 return exp.In(this=col("_seq", "e"), query=exp.Subquery(this=hits))
 
             fields = [
@@ -1134,10 +1165,14 @@ class ConsecutiveSequenceKind(SqlKind):
                     member(s1).as_("s1"),
                     *fields,
                 )
-                .from_(exp.to_table(table_name(t)).as_("e"))
-                .where(exp.or_(member(s0), member(s1)))
+                .from_(sql_table(table_name(t), "e"), copy=False)
+                .where(exp.or_(member(s0), member(s1), copy=False), copy=False)
             )
-        routed = exp.select("*").from_(union_all(parts).subquery("u")).where("k IS NOT NULL")
+        routed = (
+            exp.select(exp.Star())
+            .from_(union_all(parts, copy=False).subquery("u", copy=False), copy=False)
+            .where("k IS NOT NULL", copy=False)
+        )
         order = "ORDER BY time, etype, id"
         partner = exp.maybe_parse(
             "last_value(CASE WHEN s0 THEN _seq END IGNORE NULLS) OVER (PARTITION BY k "
@@ -1168,8 +1203,8 @@ class ConsecutiveSequenceKind(SqlKind):
                 col("time", "b").as_("b_time"),
                 col("id", "b").as_("b_id"),
             )
-            .from_(windowed.subquery("b"))
-            .join("_routed AS a", on="a._seq = b.a_seq")
+            .from_(windowed.subquery("b", copy=False), copy=False)
+            .join(sql_table("_routed", "a"), on="a._seq = b.a_seq", copy=False)
             .where(
                 exp.and_(
                     "b.s1",
@@ -1177,14 +1212,19 @@ class ConsecutiveSequenceKind(SqlKind):
                         this=col("time", "b"),
                         expression=exp.Add(this=col("time", "a"), expression=within),
                     ),
-                    exp.or_(*conds) if conds else exp.false(),
-                )
+                    exp.or_(*conds, copy=False) if conds else exp.false(),
+                    copy=False,
+                ),
+                copy=False,
             )
         )
         return routed, (
             exp.select("a_seq", "a_type", "b_seq", "b_type", "k")
-            .from_(pairs.subquery("p"))
-            .qualify("row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1")
+            .from_(pairs.subquery("p", copy=False), copy=False)
+            .qualify(
+                "row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1",
+                copy=False,
+            )
         )
 
     def findings(
@@ -1260,7 +1300,11 @@ class SlidingKind(ThresholdKind):
             col("time", "s").as_("wstart"),
             col("time", "s").as_("wend"),
         ]
-        return exp.select(*base).from_(source).where("s.subject IS NOT NULL AND s.subject <> ''")
+        return (
+            exp.select(*base)
+            .from_(source, copy=False)
+            .where("s.subject IS NOT NULL AND s.subject <> ''", copy=False)
+        )
 
     def _fires(self, entries: exp.Expression) -> exp.Select:
         """``(subject, kind)`` of every key whose plain sliding window passes ``having`` once."""
@@ -1282,9 +1326,9 @@ class SlidingKind(ThresholdKind):
                 col("time", "e").as_("wend"),
                 *[col(f"v{i}", "w").as_(f"v{i}") for i in range(len(self._inputs()))],
             )
-            .from_(ordered.subquery("e"))
+            .from_(ordered.subquery("e"), copy=False)
             .join(
-                ordered.subquery("w"),
+                ordered.subquery("w", copy=False),
                 on=exp.and_(
                     "w.subject = e.subject",
                     "w.kind = e.kind",
@@ -1293,13 +1337,23 @@ class SlidingKind(ThresholdKind):
                         this=col("time", "w"),
                         expression=exp.Sub(this=col("time", "e"), expression=span),
                     ),
+                    copy=False,
                 ),
+                copy=False,
             )
         )
         keys = ["subject", "kind", "_o", "wstart", "wend"]
-        grouped = exp.select(*keys, *self._aggregates()).from_(joined.subquery("j")).group_by(*keys)
+        grouped = (
+            exp.select(*keys, *self._aggregates())
+            .from_(joined.subquery("j", copy=False), copy=False)
+            .group_by(*keys, copy=False)
+        )
         passing = self._filtered(grouped)
-        return exp.select("subject", "kind").from_(passing.subquery("p")).distinct()
+        return (
+            exp.select("subject", "kind")
+            .from_(passing.subquery("p", copy=False), copy=False)
+            .distinct(copy=False)
+        )
 
     def findings(
         self, *, first: datetime, horizon: datetime, since: datetime | None
@@ -1312,9 +1366,9 @@ class SlidingKind(ThresholdKind):
         run.create_temp_from("_keys", {"subject": "VARCHAR", "kind": "VARCHAR"}, keys)
         rows = run.fetch(
             exp.select("e.subject", "e.kind", *self._entry_fields("e"))
-            .from_("_entries AS e")
-            .join("_keys AS k", using=["subject", "kind"])
-            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid")
+            .from_(sql_table("_entries", "e"), copy=False)
+            .join(sql_table("_keys", "k"), using=["subject", "kind"], copy=False)
+            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False)
         )
         return self._replay_keys(rows)
 
@@ -1415,45 +1469,56 @@ class MatchKind(SqlKind):
                 exp.column(exp.Star(), table="e"),
                 *[col(n, "h").as_(f"_v_{n}", quoted=True) for n in names],
             )
-            .from_(exp.to_table(table_name(pred.type)).as_("e"))
-            .join(exp.to_table(run.hit_table(pid)).as_("h"), on="h._seq = e._seq")
+            .from_(sql_table(table_name(pred.type), "e"), copy=False)
+            .join(
+                sql_table(run.hit_table(pid), "h"),
+                on=exp.EQ(this=exp.column("_seq", "h"), expression=exp.column("_seq", "e")),
+                copy=False,
+            )
         )
-        [subject], source = hoist([run.compiler.value(rule.subject, resolver)], base, "e")
+        [subject], source = hoist(
+            [run.compiler.value(rule.subject, resolver)], base, "e", copy=False
+        )
         rows = exp.select(
-            "e.*",
+            exp.column(exp.Star(), table="e"),
             exp.func("coalesce", col("end", "e"), col("time", "e")).as_("_end"),
-            subject.as_("_subj"),
-        ).from_(source.subquery("e"))
+            subject.as_("_subj", copy=False),
+        ).from_(source.subquery("e", copy=False), copy=False)
         if is_list(rule.subject.type):
             unnest = exp.Unnest(
                 expressions=[col("_subj", "r")],
                 alias=exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("s")]),
             )
-            named = exp.select("r.*", col("s", "u").as_("_subject")).from_(rows.subquery("r"))
-            named = named.join(unnest, join_type="CROSS")
+            named = exp.select(
+                exp.column(exp.Star(), table="r"), col("s", "u").as_("_subject")
+            ).from_(rows.subquery("r", copy=False), copy=False)
+            named = named.join(unnest, join_type="CROSS", copy=False)
         else:
-            named = exp.select("r.*", col("_subj", "r").as_("_subject")).from_(rows.subquery("r"))
+            named = exp.select(
+                exp.column(exp.Star(), table="r"), col("_subj", "r").as_("_subject")
+            ).from_(rows.subquery("r", copy=False), copy=False)
         kept = (
-            exp.select("*")
-            .from_(named.subquery("m"))
-            .where("m._subject IS NOT NULL AND m._subject <> ''")
+            exp.select(exp.Star())
+            .from_(named.subquery("m", copy=False), copy=False)
+            .where("m._subject IS NOT NULL AND m._subject <> ''", copy=False)
         )
         ex_rows = self.exemption_rows()
         if ex_rows is not None:
             covered = (
                 exp.select("1")
-                .from_(ex_rows.subquery("x"))
+                .from_(ex_rows.subquery("x", copy=False), copy=False)
                 .where(
                     exp.and_(
                         "x.subject = m._subject",
                         self.overlaps(col("time", "m"), col("_end", "m")),
-                    )
+                    ),
+                    copy=False,
                 )
             )
-            kept = kept.where(exp.Not(this=exp.Exists(this=covered)))
+            kept = kept.where(exp.Not(this=exp.Exists(this=covered)), copy=False)
         return exp.select(
             "_seq", "_subject", *[col(f"_v_{n}").as_(n, quoted=True) for n in names]
-        ).from_(kept.subquery("k"))
+        ).from_(kept.subquery("k", copy=False), copy=False)
 
     def findings(
         self, *, first: datetime, horizon: datetime, since: datetime | None

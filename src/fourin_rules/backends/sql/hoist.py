@@ -66,7 +66,7 @@ def canonical(sub: exp.Subquery, dialect: str = "duckdb") -> str:
     for column in copy.find_all(exp.Column):
         if column.table in names:
             column.set("table", exp.to_identifier(names[column.table]))
-    return copy.sql(dialect=dialect)
+    return copy.sql(dialect=dialect, copy=False)  # a copy already
 
 
 def _scalar(sub: exp.Subquery) -> bool:

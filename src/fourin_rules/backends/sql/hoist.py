@@ -15,12 +15,17 @@ from sqlglot import exp
 
 
 def hoist(
-    outputs: Sequence[exp.Expression], source: exp.Select, alias: str, max_layers: int = 8
+    outputs: Sequence[exp.Expression],
+    source: exp.Select,
+    alias: str,
+    max_layers: int = 8,
+    copy: bool = True,
 ) -> tuple[list[exp.Expression], exp.Select]:
     """Rewrite ``outputs`` (expressions over ``alias``, a row of ``source``) so that every scalar
     subquery they hold is a column of a layer added over ``source``; returns the new outputs and
-    the layered source (whose rows are still called ``alias``)."""
-    outputs = [o.copy() for o in outputs]
+    the layered source (whose rows are still called ``alias``). With ``copy=False`` the outputs
+    are rewritten in place (for outputs built for this call only)."""
+    outputs = [o.copy() for o in outputs] if copy else list(outputs)
     counter = 0
     for _ in range(max_layers):
         innermost: dict[str, exp.Subquery] = {}
@@ -40,7 +45,7 @@ def hoist(
         for text, sub in innermost.items():
             counter += 1
             names[text] = f"_h{counter}"
-            columns.append(sub.copy().as_(names[text], quoted=True))
+            columns.append(sub.copy().as_(names[text], quoted=True, copy=False))
         source = exp.select(exp.column(exp.Star(), table=alias), *columns).from_(
             source.subquery(alias, copy=False), copy=False
         )
@@ -61,7 +66,7 @@ def canonical(sub: exp.Subquery, dialect: str = "duckdb") -> str:
     for column in copy.find_all(exp.Column):
         if column.table in names:
             column.set("table", exp.to_identifier(names[column.table]))
-    return copy.sql(dialect=dialect)
+    return copy.sql(dialect=dialect, copy=False)  # a copy already
 
 
 def _scalar(sub: exp.Subquery) -> bool:

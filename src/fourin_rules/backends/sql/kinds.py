@@ -29,6 +29,7 @@ from fourin_rules.backends.sql.schema import (
     zoned,
 )
 from fourin_rules.backends.sql.sqltree import col, union_all
+from fourin_rules.backends.sql.sqltree import table as sql_table
 from fourin_rules.expr import to_source
 from fourin_rules.expr.nodes import Arith, Attr, Field, IfElse, Literal, Neg, Node, Var, walk
 from fourin_rules.findings import make_finding
@@ -37,7 +38,7 @@ from fourin_rules.model.types import is_list
 from fourin_rules.plan import RulePlan
 from fourin_rules.runtime.absence import absence_finding
 from fourin_rules.runtime.base import RuleScope, raise_to
-from fourin_rules.runtime.threshold import Entry, window_values
+from fourin_rules.runtime.threshold import Entry, aggregate, window_values
 
 if TYPE_CHECKING:
     from fourin_rules.backends.sql.run import ColumnarRun
@@ -171,19 +172,22 @@ class SqlKind(RuleScope):
                 col("id", "e"),
                 *extra,
             )
-            .from_(exp.to_table(table_name(pred.type)).as_("e"))
+            .from_(sql_table(table_name(pred.type), "e"), copy=False)
             .join(
-                exp.to_table(table).as_("h"),
+                sql_table(table, "h"),
                 on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                copy=False,
             )
         )
         if unnest is not None:
-            select = select.join(unnest, join_type="CROSS")
+            select = select.join(unnest, join_type="CROSS", copy=False)
         return select.where(
             exp.and_(
-                exp.Not(this=exp.Is(this=subject, expression=exp.null())),
-                exp.NEQ(this=subject, expression=exp.Literal.string("")),
-            )
+                exp.Not(this=exp.Is(this=subject.copy(), expression=exp.null())),
+                exp.NEQ(this=subject.copy(), expression=exp.Literal.string("")),
+                copy=False,
+            ),
+            copy=False,
         )
 
     def exemption_rows(self) -> exp.Expression | None:
@@ -198,9 +202,9 @@ class SqlKind(RuleScope):
                         col("subject"),
                         col("time").as_("ex_start"),
                         exp.func("coalesce", col("end"), col("time")).as_("ex_end"),
-                    ).from_(rows.subquery("x"))
+                    ).from_(rows.subquery("x", copy=False), copy=False)
                 )
-        return union_all(parts) if parts else None
+        return union_all(parts, copy=False) if parts else None
 
     @staticmethod
     def overlaps(start: exp.Expression, end: exp.Expression) -> exp.Expression:
@@ -373,7 +377,7 @@ class AbsenceKind(SqlKind):
         for k, slot in enumerate(self.rule.slots):
             for pid in slot.predicates:
                 ptype = self.run.plan.predicates[pid].type
-                rows = self.hit_rows(pid, slot.who[ptype]).subquery("r")
+                rows = self.hit_rows(pid, slot.who[ptype]).subquery("r", copy=False)
                 text = rows.sql(dialect="duckdb")
                 if text not in sources:
                     sources[text] = f"_seen_{len(sources)}"
@@ -385,17 +389,17 @@ class AbsenceKind(SqlKind):
                             col("etype", "r"),
                             col("id", "r"),
                             clock(local_time("r")).as_("secs"),
-                        ).from_(rows),
+                        ).from_(rows, copy=False),
                     )
                 cond: exp.Expression = exp.GTE(this=col("secs"), expression=seconds(slot.start))
                 if slot.end is not None:
                     cond = exp.and_(cond, exp.LT(this=col("secs"), expression=seconds(slot.end)))
                 parts.append(
                     exp.select("pday", "subject", exp.Literal.number(k).as_("slot"), "etype", "id")
-                    .from_(sources[text])
-                    .where(cond)
+                    .from_(sql_table(sources[text]), copy=False)
+                    .where(cond, copy=False)
                 )
-        return union_all(parts)
+        return union_all(parts, copy=False)
 
     def _counted(self) -> exp.Select:
         """Per roster row and slot: how many expected events were seen."""
@@ -552,13 +556,14 @@ class ThresholdKind(SqlKind):
                         for n in names
                     ],
                 )
-                .from_(exp.to_table(table_name(pred.type)).as_("e"))
+                .from_(sql_table(table_name(pred.type), "e"), copy=False)
                 .join(
-                    exp.to_table(run.hit_table(pid)).as_("h"),
+                    sql_table(run.hit_table(pid), "h"),
                     on=exp.EQ(this=col("_seq", "h"), expression=col("_seq", "e")),
+                    copy=False,
                 )
             )
-            outputs, source = hoist(outputs, base, "e")
+            outputs, source = hoist(outputs, base, "e", copy=False)
             subject, kind, *inputs = outputs
             parts.append(
                 exp.select(
@@ -568,18 +573,18 @@ class ThresholdKind(SqlKind):
                     col("time", "e"),
                     col(local_name("time"), "e"),
                     exp.Literal.number(pid).as_("pid"),
-                    subject.as_("subj"),
-                    kind.as_("kind"),
-                    *[v.as_(f"v{i}") for i, v in enumerate(inputs)],
-                ).from_(source.subquery("e"))
+                    subject.as_("subj", copy=False),
+                    kind.as_("kind", copy=False),
+                    *[v.as_(f"v{i}", copy=False) for i, v in enumerate(inputs)],
+                ).from_(source.subquery("e", copy=False), copy=False)
             )
-        rows = union_all(parts).subquery("r")
+        rows = union_all(parts, copy=False).subquery("r", copy=False)
         subject_type = rule.subject.type if rule.subject is not None else "str"
         if subject_type.startswith("list["):
             subject = col("s", "u")
             source = (
-                exp.select("r.*", subject.as_("subject"))
-                .from_(rows)
+                exp.select(exp.column(exp.Star(), table="r"), subject.as_("subject"))
+                .from_(rows, copy=False)
                 .join(
                     exp.Unnest(
                         expressions=[col("subj", "r")],
@@ -588,15 +593,18 @@ class ThresholdKind(SqlKind):
                         ),
                     ),
                     join_type="CROSS",
+                    copy=False,
                 )
             )
         else:
-            source = exp.select("r.*", col("subj", "r").as_("subject")).from_(rows)
+            source = exp.select(
+                exp.column(exp.Star(), table="r"), col("subj", "r").as_("subject")
+            ).from_(rows, copy=False)
         default_kind = exp.Literal.string(rule.subject_kind)
         kind = exp.func(
             "coalesce", exp.func("nullif", col("kind", "s"), exp.Literal.string("")), default_kind
         )
-        windowed = self._windows(source.subquery("s"), kind)
+        windowed = self._windows(source.subquery("s", copy=False), kind)
         return windowed
 
     def _entry_columns(self, kind: exp.Expression) -> list[exp.Expression | str]:
@@ -620,7 +628,9 @@ class ThresholdKind(SqlKind):
             )
             end = exp.func("timezone", exp.Literal.string(self.run.tz), local_end)
             return (
-                exp.select(*base, start.as_("wstart"), end.as_("wend")).from_(source).where(valid)
+                exp.select(*base, start.as_("wstart", copy=False), end.as_("wend", copy=False))
+                .from_(source, copy=False)
+                .where(valid, copy=False)
             )
         assert rule.hop_size is not None and rule.hop_step is not None
         # On the wall clock, as the operator counts (its times share the dataset's zone, so
@@ -671,9 +681,12 @@ class ThresholdKind(SqlKind):
 
         return (
             exp.select(*base, instant(wall(0)).as_("wstart"), instant(wall(size)).as_("wend"))
-            .from_(source)
-            .join(ks, join_type="CROSS")
-            .where(exp.and_(valid, exp.GT(this=wall(size), expression=wall_clock(local))))
+            .from_(source, copy=False)
+            .join(ks, join_type="CROSS", copy=False)
+            .where(
+                exp.and_(valid, exp.GT(this=wall(size), expression=wall_clock(local)), copy=False),
+                copy=False,
+            )
         )
 
     def _inputs(self) -> list[int]:
@@ -738,25 +751,34 @@ class ThresholdKind(SqlKind):
             ]
             lonely = (
                 exp.select(*[col(k, "r") for k in keys], *empty)
-                .from_("_roster_w AS r")
-                .join("_agg AS a", using=keys, join_type="anti")
+                .from_(sql_table("_roster_w", "r"), copy=False)
+                .join(sql_table("_agg", "a"), using=keys, join_type="anti", copy=False)
             )
             self.run.create_temp(
                 "_agg",
-                exp.select("*")
-                .from_(grouped.subquery("g1"))
-                .where("wstart >= (SELECT min(origin) FROM _origin)"),
+                exp.select(exp.Star())
+                .from_(grouped.subquery("g1", copy=False), copy=False)
+                .where("wstart >= (SELECT min(origin) FROM _origin)", copy=False),
             )
-            grouped = exp.union(exp.select("*").from_("_agg"), lonely, distinct=False)
+            everything = exp.select(exp.Star()).from_(sql_table("_agg"), copy=False)
+            grouped = exp.union(everything, lonely, distinct=False, copy=False)
         return self._filtered(grouped)
 
     def _filtered(self, grouped: exp.Expression) -> exp.Select:
         """The groups that pass ``having``; its reference lookups (``target_share`` ...)
         hoisted, so each is one join rather than a subquery per group."""
+        star = exp.column(exp.Star(), table="g")
         [having], source = hoist(
-            [self._having()], exp.select("g.*").from_(grouped.subquery("g")), "g"
+            [self._having()],
+            exp.select(star).from_(grouped.subquery("g", copy=False), copy=False),
+            "g",
+            copy=False,
         )
-        return exp.select("g.*").from_(source.subquery("g")).where(having)
+        return (
+            exp.select(star.copy())
+            .from_(source.subquery("g", copy=False), copy=False)
+            .where(having, copy=False)
+        )
 
     def _aggregated(self, entries: exp.Expression) -> exp.Select:
         """Per window and subject: the aggregates (and run spans)."""
@@ -764,7 +786,11 @@ class ThresholdKind(SqlKind):
         spans = [i for i, (_, agg, _) in enumerate(self.rule.values) if agg == "run_span"]
         aggregates = self._aggregates()
         if not spans:
-            return exp.select(*keys, *aggregates).from_(entries).group_by(*keys)
+            return (
+                exp.select(*keys, *aggregates)
+                .from_(entries, copy=False)
+                .group_by(*keys, copy=False)
+            )
         # Islands of consecutive entries whose input holds: the entries of one island have the
         # same count of failing entries before them (as has the failing entry that ends the
         # island before, which the filter leaves out). A span is the longest island's length in
@@ -827,12 +853,14 @@ class ThresholdKind(SqlKind):
             self._load_roster(since or first, horizon)
         grouped = self._grouped(exp.to_table("_entries").as_("x"), bool(self.rule.roster))
         passing = run.fetch(
-            exp.select("wstart", "wend", "subject", "kind").from_(grouped.subquery("q"))
+            exp.select("wstart", "wend", "subject", "kind").from_(
+                grouped.subquery("q", copy=False), copy=False
+            )
         )
         if not passing:
             return []
-        # Each window's members, by its index g (the member rows carry g, not the keys).
-        groups: dict[tuple[Any, ...], list[Entry]] = {tuple(p): [] for p in passing}
+        # Each window's member rows, by its index g (the member rows carry g, not the keys).
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {tuple(p): [] for p in passing}
         run.create_temp_from(
             "_pass",
             {
@@ -846,14 +874,21 @@ class ThresholdKind(SqlKind):
         )
         rows = run.fetch(
             exp.select("p.g", *self._entry_fields("e"))
-            .from_("_pass AS p")
-            .join("_entries AS e", using=["wstart", "wend", "subject", "kind"])
-            .where("e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE")
-            .order_by("p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid")
+            .from_(sql_table("_pass", "p"), copy=False)
+            .join(
+                sql_table("_entries", "e"), using=["wstart", "wend", "subject", "kind"], copy=False
+            )
+            .where(
+                "e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE",
+                copy=False,
+            )
+            .order_by(
+                "p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False
+            )
         )
         members = list(groups.values())
         for row in rows:
-            members[row[0]].append(self._entry(row[1:]))
+            members[row[0]].append(row)
         return self._assemble(groups, horizon)
 
     def _load_roster(self, origin_time: datetime, horizon: datetime) -> None:
@@ -872,6 +907,12 @@ class ThresholdKind(SqlKind):
             s, e = cal.period_bounds(day_start, rule.window)
             origin = s if s >= day_start else e
         kind = ROSTER_KIND[rule.roster or "cadres"]
+        # The roster of a window: every assignment active on one of its days (``env.roster``
+        # day by day), that is, whose (start, end) span overlaps the window's days.
+        spans = [
+            (a.start, a.end, a.group_id if kind == "group" else a.cadre_id)
+            for a in self.env.reference.data.assignments
+        ]
         rows: list[list[Any]] = []
         start = origin
         while True:
@@ -882,10 +923,7 @@ class ThresholdKind(SqlKind):
             if e > horizon:
                 break
             first, last = cal.local_date(s), cal.local_date(e - timedelta(microseconds=1))
-            members: set[str] = set()
-            for i in range((last - first).days + 1):
-                for a in self.env.roster(first + timedelta(days=i)):
-                    members.add(a["group_id"] if kind == "group" else a["cadre_id"])
+            members = {m for a0, a1, m in spans if a0 <= last and (a1 is None or first <= a1)}
             rows.extend([s, e, m, kind] for m in sorted(members))
             start = s + rule.hop_step if rule.window == "hopping" else e
         self.run.create_temp_from("_origin", {"origin": "TIMESTAMPTZ"}, [[origin]])
@@ -915,33 +953,58 @@ class ThresholdKind(SqlKind):
     def _entry(self, row: Sequence[Any]) -> Entry:
         """The runtime's entry of one ``_entries`` row (see :meth:`_entry_fields`). Its inputs
         are those SQL computed (the compiler's values equal the Python evaluator's, as the
-        differential tests check); its event is fetched later, for the findings only."""
+        differential tests check); its event is fetched later, for the findings only. A row
+        seen before (an event in two hopping windows) gives the entry built then, as the
+        operator appends one entry to each window of an event."""
+        key = tuple(row)
+        built = self._built
+        try:
+            entry = built.get(key)
+        except TypeError:  # a list among the inputs: built anew
+            entry, key = None, None
+        if entry is not None:
+            return entry
         seq, etype, eid, us, *values = row
         time = zoned(us, self.env.calendar.tz)
-        inputs: list[Any] = [None] * len(self.rule.values)
-        whole = self._whole(etype)
-        for k, i in enumerate(self._inputs()):
-            v = values[k]
+        positions = self._inputs()
+        if len(positions) == len(self.rule.values):
+            inputs = values
+        else:
+            inputs = [None] * len(self.rule.values)
+            for k, i in enumerate(positions):
+                inputs[i] = values[k]
+        for k in self._whole(etype):
             # A union of event types may widen a count to DOUBLE: Python has an int there.
-            inputs[i] = int(v) if whole[k] and isinstance(v, float) and v.is_integer() else v
+            v = values[k]
+            if isinstance(v, float) and v.is_integer():
+                inputs[positions[k]] = int(v)
         entry = Entry(time, (etype, eid), inputs, {})
         self._seq_of[entry.ref] = seq
+        if key is not None:
+            built[key] = entry
         return entry
+
+    @functools.cached_property
+    def _built(self) -> dict[tuple[Any, ...], Entry]:
+        return {}
 
     @functools.cached_property
     def _seq_of(self) -> dict[tuple[str, str], int]:
         return {}
 
-    def _whole(self, etype: str) -> list[bool]:
-        """Per input: whether the Python evaluator gives an int on events of ``etype``."""
+    def _whole(self, etype: str) -> list[int]:
+        """The inputs (by position among :meth:`_inputs`) for which the Python evaluator gives
+        an int on events of ``etype``."""
         known = self._whole_by_type
         if etype not in known:
             ints = integer_fields(etype)
-            known[etype] = [int_valued(self.rule.values[i][2], ints) for i in self._inputs()]
+            known[etype] = [
+                k for k, i in enumerate(self._inputs()) if int_valued(self.rule.values[i][2], ints)
+            ]
         return known[etype]
 
     @functools.cached_property
-    def _whole_by_type(self) -> dict[str, list[bool]]:
+    def _whole_by_type(self) -> dict[str, list[int]]:
         return {}
 
     def _events_of(self, entries: Iterable[Entry]) -> None:
@@ -955,23 +1018,63 @@ class ThresholdKind(SqlKind):
             for entry, seq in zip(wanted, seqs, strict=True):
                 entry.event = self.run.events.cache[seq]
 
+    def _window(self, rows: list[tuple[Any, ...]]) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        """A window's aggregates and the member rows that make them (its focus), from its rows
+        (``g`` first, then :meth:`_entry_fields`), as :func:`window_values` computes them on
+        the operator's entries. Without a run span (whose focus is a run of entries) they are
+        computed from the columns, without building an entry per row."""
+        rule = self.rule
+        if any(agg == "run_span" for _, agg, _ in rule.values):
+            entries = [self._entry(row[1:]) for row in rows]
+            row_of = {id(e): row for e, row in zip(entries, rows, strict=True)}
+            values, focus = window_values(rule, entries)
+            return values, [row_of[id(e)] for e in focus]
+        columns = list(zip(*rows, strict=True)) or [()] * (5 + len(self._inputs()))
+        values: dict[str, Any] = {}
+        k = 0
+        for name, agg, arg in rule.values:
+            if arg is None:
+                values[name] = aggregate(agg, [None] * len(rows))
+            else:
+                values[name] = aggregate(agg, self._column(columns, k))
+                k += 1
+        return values, rows
+
+    def _column(self, columns: list[tuple[Any, ...]], k: int) -> list[Any]:
+        """The values of input ``k`` (the :meth:`_entry_fields` column ``v<k>``) of a window's
+        rows, as :meth:`_entry` gives them."""
+        values = list(columns[5 + k])
+        if float in map(type, values):  # DuckDB gives plain floats
+            for n, (etype, v) in enumerate(zip(columns[2], values, strict=True)):
+                # A union of event types may widen a count to DOUBLE: Python has an int there.
+                if isinstance(v, float) and v.is_integer() and k in self._whole(etype):
+                    values[n] = int(v)
+        return values
+
     def _assemble(
-        self, groups: dict[tuple[Any, ...], list[Entry]], horizon: datetime
+        self, groups: dict[tuple[Any, ...], list[tuple[Any, ...]]], horizon: datetime
     ) -> list[Finding]:
         """Findings of the windows SQL found passing ``having``: their aggregates (for the
         facts and messages) and focus computed as the operator computes them."""
         rule = self.rule
+        tz = self.env.calendar.tz
         exemptions = self.run.exemptions(rule) if rule.exemptions else None
         kept = []
-        for (start, end, subject, kind), entries in sorted(groups.items()):
+        for (start, end, subject, kind), rows in sorted(groups.items(), key=lambda kv: kv[0]):
             start, end = self._named(start, end)
-            values, focus = window_values(rule, entries)
+            values, focus = self._window(rows)
             if exemptions is not None:
-                span = (focus[0].time, focus[-1].time) if focus else (start, end)
+                span = (zoned(focus[0][4], tz), zoned(focus[-1][4], tz)) if focus else (start, end)
                 if exemptions.covers(subject, *span):
                     continue
             kept.append((start, end, subject, kind, values, focus))
-        self._events_of(focus[-1] for *_, focus in kept if focus)
+        last: dict[str, list[int]] = {}  # the focus's last event of each window, by type
+        for *_, focus in kept:
+            if focus:
+                last.setdefault(focus[-1][2], []).append(focus[-1][1])
+        for etype, seqs in last.items():
+            self.run.events.fetch(etype, seqs)
+        cache = self.run.events.cache
         return [
             make_finding(
                 rule,
@@ -979,9 +1082,9 @@ class ThresholdKind(SqlKind):
                 subject_id=subject,
                 start=start,
                 end=end,
-                evidence=[e.ref for e in focus],
+                evidence=[(row[2], row[3]) for row in focus],
                 ctx=self.ctx(
-                    focus[-1].event if focus else {},
+                    cache[focus[-1][1]] if focus else {},
                     {**values, "subject": subject, "window_start": start, "window_end": end},
                 ),
                 status="final" if end <= horizon else "provisional",
@@ -1125,7 +1228,13 @@ class ConsecutiveSequenceKind(SqlKind):
             def member(pids: list[int]) -> exp.Expression:
                 if not pids:
                     return exp.false()
-                hits = union_all([exp.select("_seq").from_(run.hit_table(p)) for p in pids])
+                hits = union_all(
+                    [
+                        exp.select("_seq").from_(sql_table(run.hit_table(p)), copy=False)
+                        for p in pids
+                    ],
+                    copy=False,
+                )
                 return exp.In(this=col("_seq", "e"), query=exp.Subquery(this=hits))
 
             fields = [
@@ -1142,10 +1251,14 @@ class ConsecutiveSequenceKind(SqlKind):
                     member(s1).as_("s1"),
                     *fields,
                 )
-                .from_(exp.to_table(table_name(t)).as_("e"))
-                .where(exp.or_(member(s0), member(s1)))
+                .from_(sql_table(table_name(t), "e"), copy=False)
+                .where(exp.or_(member(s0), member(s1), copy=False), copy=False)
             )
-        routed = exp.select("*").from_(union_all(parts).subquery("u")).where("k IS NOT NULL")
+        routed = (
+            exp.select(exp.Star())
+            .from_(union_all(parts, copy=False).subquery("u", copy=False), copy=False)
+            .where("k IS NOT NULL", copy=False)
+        )
         order = "ORDER BY time, etype, id"
         partner = exp.maybe_parse(
             "last_value(CASE WHEN s0 THEN _seq END IGNORE NULLS) OVER (PARTITION BY k "
@@ -1176,8 +1289,8 @@ class ConsecutiveSequenceKind(SqlKind):
                 col("time", "b").as_("b_time"),
                 col("id", "b").as_("b_id"),
             )
-            .from_(windowed.subquery("b"))
-            .join("_routed AS a", on="a._seq = b.a_seq")
+            .from_(windowed.subquery("b", copy=False), copy=False)
+            .join(sql_table("_routed", "a"), on="a._seq = b.a_seq", copy=False)
             .where(
                 exp.and_(
                     "b.s1",
@@ -1185,14 +1298,19 @@ class ConsecutiveSequenceKind(SqlKind):
                         this=col("time", "b"),
                         expression=exp.Add(this=col("time", "a"), expression=within),
                     ),
-                    exp.or_(*conds) if conds else exp.false(),
-                )
+                    exp.or_(*conds, copy=False) if conds else exp.false(),
+                    copy=False,
+                ),
+                copy=False,
             )
         )
         return routed, (
             exp.select("a_seq", "a_type", "b_seq", "b_type", "k")
-            .from_(pairs.subquery("p"))
-            .qualify("row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1")
+            .from_(pairs.subquery("p", copy=False), copy=False)
+            .qualify(
+                "row_number() OVER (PARTITION BY a_seq ORDER BY b_time, b_type, b_id) = 1",
+                copy=False,
+            )
         )
 
     def findings(
@@ -1268,7 +1386,11 @@ class SlidingKind(ThresholdKind):
             col("time", "s").as_("wstart"),
             col("time", "s").as_("wend"),
         ]
-        return exp.select(*base).from_(source).where("s.subject IS NOT NULL AND s.subject <> ''")
+        return (
+            exp.select(*base)
+            .from_(source, copy=False)
+            .where("s.subject IS NOT NULL AND s.subject <> ''", copy=False)
+        )
 
     def _fires(self, entries: exp.Expression) -> exp.Select:
         """``(subject, kind)`` of every key whose plain sliding window passes ``having`` once."""
@@ -1290,9 +1412,9 @@ class SlidingKind(ThresholdKind):
                 col("time", "e").as_("wend"),
                 *[col(f"v{i}", "w").as_(f"v{i}") for i in range(len(self._inputs()))],
             )
-            .from_(ordered.subquery("e"))
+            .from_(ordered.subquery("e"), copy=False)
             .join(
-                ordered.subquery("w"),
+                ordered.subquery("w", copy=False),
                 on=exp.and_(
                     "w.subject = e.subject",
                     "w.kind = e.kind",
@@ -1301,13 +1423,23 @@ class SlidingKind(ThresholdKind):
                         this=col("time", "w"),
                         expression=exp.Sub(this=col("time", "e"), expression=span),
                     ),
+                    copy=False,
                 ),
+                copy=False,
             )
         )
         keys = ["subject", "kind", "_o", "wstart", "wend"]
-        grouped = exp.select(*keys, *self._aggregates()).from_(joined.subquery("j")).group_by(*keys)
+        grouped = (
+            exp.select(*keys, *self._aggregates())
+            .from_(joined.subquery("j", copy=False), copy=False)
+            .group_by(*keys, copy=False)
+        )
         passing = self._filtered(grouped)
-        return exp.select("subject", "kind").from_(passing.subquery("p")).distinct()
+        return (
+            exp.select("subject", "kind")
+            .from_(passing.subquery("p", copy=False), copy=False)
+            .distinct(copy=False)
+        )
 
     def findings(
         self, *, first: datetime, horizon: datetime, since: datetime | None
@@ -1320,9 +1452,9 @@ class SlidingKind(ThresholdKind):
         run.create_temp_from("_keys", {"subject": "VARCHAR", "kind": "VARCHAR"}, keys)
         rows = run.fetch(
             exp.select("e.subject", "e.kind", *self._entry_fields("e"))
-            .from_("_entries AS e")
-            .join("_keys AS k", using=["subject", "kind"])
-            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid")
+            .from_(sql_table("_entries", "e"), copy=False)
+            .join(sql_table("_keys", "k"), using=["subject", "kind"], copy=False)
+            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False)
         )
         return self._replay_keys(rows)
 
@@ -1423,45 +1555,56 @@ class MatchKind(SqlKind):
                 exp.column(exp.Star(), table="e"),
                 *[col(n, "h").as_(f"_v_{n}", quoted=True) for n in names],
             )
-            .from_(exp.to_table(table_name(pred.type)).as_("e"))
-            .join(exp.to_table(run.hit_table(pid)).as_("h"), on="h._seq = e._seq")
+            .from_(sql_table(table_name(pred.type), "e"), copy=False)
+            .join(
+                sql_table(run.hit_table(pid), "h"),
+                on=exp.EQ(this=exp.column("_seq", "h"), expression=exp.column("_seq", "e")),
+                copy=False,
+            )
         )
-        [subject], source = hoist([run.compiler.value(rule.subject, resolver)], base, "e")
+        [subject], source = hoist(
+            [run.compiler.value(rule.subject, resolver)], base, "e", copy=False
+        )
         rows = exp.select(
-            "e.*",
+            exp.column(exp.Star(), table="e"),
             exp.func("coalesce", col("end", "e"), col("time", "e")).as_("_end"),
-            subject.as_("_subj"),
-        ).from_(source.subquery("e"))
+            subject.as_("_subj", copy=False),
+        ).from_(source.subquery("e", copy=False), copy=False)
         if is_list(rule.subject.type):
             unnest = exp.Unnest(
                 expressions=[col("_subj", "r")],
                 alias=exp.TableAlias(this=exp.to_identifier("u"), columns=[exp.to_identifier("s")]),
             )
-            named = exp.select("r.*", col("s", "u").as_("_subject")).from_(rows.subquery("r"))
-            named = named.join(unnest, join_type="CROSS")
+            named = exp.select(
+                exp.column(exp.Star(), table="r"), col("s", "u").as_("_subject")
+            ).from_(rows.subquery("r", copy=False), copy=False)
+            named = named.join(unnest, join_type="CROSS", copy=False)
         else:
-            named = exp.select("r.*", col("_subj", "r").as_("_subject")).from_(rows.subquery("r"))
+            named = exp.select(
+                exp.column(exp.Star(), table="r"), col("_subj", "r").as_("_subject")
+            ).from_(rows.subquery("r", copy=False), copy=False)
         kept = (
-            exp.select("*")
-            .from_(named.subquery("m"))
-            .where("m._subject IS NOT NULL AND m._subject <> ''")
+            exp.select(exp.Star())
+            .from_(named.subquery("m", copy=False), copy=False)
+            .where("m._subject IS NOT NULL AND m._subject <> ''", copy=False)
         )
         ex_rows = self.exemption_rows()
         if ex_rows is not None:
             covered = (
                 exp.select("1")
-                .from_(ex_rows.subquery("x"))
+                .from_(ex_rows.subquery("x", copy=False), copy=False)
                 .where(
                     exp.and_(
                         "x.subject = m._subject",
                         self.overlaps(col("time", "m"), col("_end", "m")),
-                    )
+                    ),
+                    copy=False,
                 )
             )
-            kept = kept.where(exp.Not(this=exp.Exists(this=covered)))
+            kept = kept.where(exp.Not(this=exp.Exists(this=covered)), copy=False)
         return exp.select(
             "_seq", "_subject", *[col(f"_v_{n}").as_(n, quoted=True) for n in names]
-        ).from_(kept.subquery("k"))
+        ).from_(kept.subquery("k", copy=False), copy=False)
 
     def findings(
         self, *, first: datetime, horizon: datetime, since: datetime | None

@@ -32,7 +32,7 @@ from fourin_rules.backends.sql.expr import ExprCompiler
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
 from fourin_rules.backends.sql.schema import table_name, zoned
-from fourin_rules.backends.sql.sqltree import union_all
+from fourin_rules.backends.sql.sqltree import table, union_all
 from fourin_rules.backends.sql.tables import create_tables, insert_events
 from fourin_rules.model import types as vt
 from fourin_rules.model.finding import Finding
@@ -91,10 +91,15 @@ class Events:
 
     def _build(self, etype: str, rows: list[tuple]) -> list[tuple[int, dict[str, Any]]]:
         cols = self._columns(etype)
-        out = [(row[0], {"type": etype, **dict(zip(cols, row[1:], strict=True))}) for row in rows]
-        for name in self._times(etype):
-            for _, event in out:
-                event[name] = zoned(event[name], self.tz)
+        times = [name for name in cols if name in self._times(etype)]
+        tz = self.tz
+        out = []
+        for row in rows:
+            event: dict[str, Any] = {"type": etype}
+            event.update(zip(cols, row[1:], strict=True))
+            for name in times:
+                event[name] = zoned(event[name], tz)
+            out.append((row[0], event))
         return out
 
     def _keep(self, etype: str, rows: list[tuple]) -> None:
@@ -180,7 +185,8 @@ class ColumnarRun:
         self.errors: list[RuleError] = []
         self._hits: Hits = {}
         self._hit_tables: dict[int, str] = {}  # predicate id -> its table
-        self._hit_by_sql: dict[str, str] = {}  # a query's text -> the table holding its rows
+        # a query's tree hash -> [(query, the table holding its rows)]
+        self._hit_by_hash: dict[int, list[tuple[exp.Expression, str]]] = {}
         self.workers = workers
         self._lock = threading.RLock()  # guards the hit tables and the hits fetched
         self._local = threading.local()  # a worker thread's own connection and compiler
@@ -221,14 +227,19 @@ class ColumnarRun:
     ) -> list[tuple[Any, ...]]:
         """``SELECT overall FROM (SELECT per_table FROM ev_a UNION ALL ...)`` on the loaded
         tables (DuckDB, where the files were read)."""
+        columns = [exp.maybe_parse(c) for c in per_table]  # parsed once, copied per table
         parts = [
-            exp.select(*per_table).from_(table_name(t)).distinct(distinct=distinct)
+            exp.select(*[c.copy() for c in columns])
+            .from_(table(table_name(t)), copy=False)
+            .distinct(distinct=distinct, copy=False)
             for t in self.event_types
         ]
         query = (
-            exp.select(*overall).from_(union_all(parts).subquery("t")).distinct(distinct=distinct)
+            exp.select(*overall)
+            .from_(union_all(parts, copy=False).subquery("t", copy=False), copy=False)
+            .distinct(distinct=distinct, copy=False)
         )
-        return self.con.execute(query.sql(dialect="duckdb")).fetchall()
+        return self.con.execute(query.sql(dialect="duckdb", copy=False)).fetchall()
 
     # -- evaluation ---------------------------------------------------------------------------
     def hits(self, pids: Iterable[int]) -> Hits:
@@ -242,8 +253,14 @@ class ColumnarRun:
             for pid in wanted:
                 if pid in self.prepared.queries:
                     names = self.prepared.variables[pid]
-                    rows = self.fetch(exp.select("*").from_(self.hit_table(pid)))
-                    self._hits[pid] = [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+                    rows = self.fetch(
+                        exp.select(exp.Star()).from_(table(self.hit_table(pid)), copy=False)
+                    )
+                    self._hits[pid] = (
+                        [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+                        if names
+                        else [(r[0], {}) for r in rows]
+                    )
             if in_python:
                 found, errors = python_hits(self.plan, self.env, self.events, in_python)
                 self.errors.extend(errors)
@@ -270,7 +287,7 @@ class ColumnarRun:
             attach(self.con)
         self.db = db
         self._hit_tables.clear()
-        self._hit_by_sql.clear()
+        self._hit_by_hash.clear()
 
     @property
     def compiler(self) -> ExprCompiler:
@@ -299,9 +316,9 @@ class ColumnarRun:
         names = self.prepared.variables[pid]
         self.create_temp_from("_want", {"_seq": "BIGINT"}, [[s] for s in sorted(set(seqs))])
         query = (
-            exp.select("h.*")
-            .from_(f"{self.hit_table(pid)} AS h")
-            .join("_want AS w", using=["_seq"])
+            exp.select(exp.column(exp.Star(), table="h"))
+            .from_(table(self.hit_table(pid), "h"), copy=False)
+            .join(table("_want", "w"), using=["_seq"], copy=False)
         )
         return [(r[0], dict(zip(names, r[1:], strict=True))) for r in self.fetch(query)]
 
@@ -318,12 +335,15 @@ class ColumnarRun:
                 seqs = [[seq] for seq, _ in self.hits([pid])[pid]]
                 self._db().create_temp_from(name, {"_seq": "BIGINT"}, seqs, shared=True)
             else:
-                text = query.sql(dialect="duckdb")
-                if text in self._hit_by_sql:
-                    name = self._hit_by_sql[text]
+                # The compiler gives equal texts only for equal trees: texts are rendered and
+                # compared only for queries whose trees hash alike (rarely but the same).
+                same = self._hit_by_hash.setdefault(hash(query), [])
+                found = [n for q, n in same if q is query or q.sql("duckdb") == query.sql("duckdb")]
+                if found:
+                    name = found[0]
                 else:
                     self._db().create_temp(name, query.copy(), shared=True)
-                    self._hit_by_sql[text] = name
+                    same.append((query, name))
             self._hit_tables[pid] = name
             return name
 

@@ -146,4 +146,6 @@ def zoned(us: int | None, tz: tzinfo) -> datetime | None:
     if us is None:
         return None
     seconds, micro = divmod(us, 1_000_000)  # exact, unlike a float of seconds
-    return datetime.fromtimestamp(seconds, tz).replace(microsecond=micro)
+    if micro:
+        return datetime.fromtimestamp(seconds, tz).replace(microsecond=micro)
+    return datetime.fromtimestamp(seconds, tz)  # whole seconds, as event times mostly are

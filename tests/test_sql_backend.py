@@ -305,11 +305,16 @@ rules:
       hour(time) < 2 or minute_of_day(time) >= 23 * 60 or weekday(time) == 5
       or (duty_day(time) and work_hours(time))
       or assignment(cadre_id, time).township_id != township_id
-    let: {h: hour(time), m: minute_of_day(time), d: weekday(time), day: local_date(time)}
+    let:
+      h: hour(time)
+      m: minute_of_day(time)
+      d: weekday(time)
+      day: local_date(time)
+      mins: minutes_between(time, end)
     facts: {h: h, m: m, d: d, day: day}
     message:
-      zh: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day}"
-      en: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day}"
+      zh: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day} {mins:.0f}"
+      en: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day} {mins:.0f}"
   - id: W2
     clause: 保证每天在乡镇(街道)工作,决不能出现空岗
     kind: threshold
@@ -334,29 +339,95 @@ rules:
     values:
       n: count()
     having: n >= 1
+  - id: W4
+    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
+    kind: threshold
+    title: {zh: 滑动, en: sliding}
+    message:
+      zh: "{subject} {n}"
+      en: "{subject} {n}"
+    on: checkin
+    window: sliding:1d
+    values:
+      n: count()
+    having: n >= 2
+  - id: W5
+    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
+    kind: sequence
+    title: {zh: 相继, en: in a row}
+    consecutive: true
+    key: [cadre_id]
+    subject: {id: a.cadre_id}
+    steps:
+      - {as: a, on: checkin}
+      - {as: b, on: checkin, where: 'minutes_between(a.time, time) < 100'}
+    within: 1h
+    message:
+      zh: "{subject} {a.time:%H:%M} {b.time:%H:%M}"
+      en: "{subject} {a.time:%H:%M} {b.time:%H:%M}"
 """
 
 
 @pytest.mark.parametrize(
-    "tz, day, offsets",
+    "tz, times",
     [
-        # Cairo: clocks forward at midnight on Friday 2026-04-24, back at midnight on
-        # Thursday 2026-10-29 (the hour before midnight happens twice).
-        ("Africa/Cairo", "2026-04-23", ["+02:00"] * 3 + ["+03:00"] * 3),
-        ("Africa/Cairo", "2026-10-28", ["+03:00"] * 3 + ["+02:00"] * 3),
+        # Cairo: clocks forward at midnight on Friday 2026-04-24 (00:00 is skipped) ...
+        (
+            "Africa/Cairo",
+            [
+                "2026-04-23T00:30:00+02:00",
+                "2026-04-23T21:10:00+02:00",
+                "2026-04-23T23:40:00+02:00",
+                "2026-04-24T01:15:00+03:00",
+                "2026-04-24T01:20:00+03:00",
+                "2026-04-24T09:30:00+03:00",
+                "2026-04-24T14:30:00+03:00",
+            ],
+        ),
+        # ... and back at midnight on Thursday 2026-10-29: 23:00-24:00 happens twice.
+        (
+            "Africa/Cairo",
+            [
+                "2026-10-28T23:30:00+03:00",
+                "2026-10-29T09:00:00+03:00",
+                "2026-10-29T23:20:00+03:00",
+                "2026-10-29T23:10:00+02:00",
+                "2026-10-29T23:45:00+02:00",
+                "2026-10-29T23:50:00+03:00",
+                "2026-10-30T00:20:00+02:00",
+            ],
+        ),
         # New York: forward at 02:00 on Sunday 2026-03-08, in the middle of the night.
-        ("America/New_York", "2026-03-07", ["-05:00"] * 3 + ["-04:00"] * 3),
+        (
+            "America/New_York",
+            [
+                "2026-03-07T21:10:00-05:00",
+                "2026-03-08T01:30:00-05:00",
+                "2026-03-08T03:10:00-04:00",
+                "2026-03-08T09:00:00-04:00",
+                "2026-03-09T02:20:00-04:00",
+            ],
+        ),
         # Summer time in Cairo, far from a change: hopping windows still start at midnight.
-        ("Africa/Cairo", "2026-07-01", ["+03:00"] * 6),
+        (
+            "Africa/Cairo",
+            [
+                "2026-07-01T22:00:00+03:00",
+                "2026-07-01T23:30:00+03:00",
+                "2026-07-02T00:30:00+03:00",
+                "2026-07-02T09:00:00+03:00",
+            ],
+        ),
     ],
 )
 def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
-    tz: str, day: str, offsets: list[str], tmp_path: Path
+    tz: str, times: list[str], tmp_path: Path
 ) -> None:
-    """Day, hour, minute, weekday, duty day, work hours, an as-of lookup, day and hopping
-    windows around a change of the clocks and in summer time: the columnar backend reads them
-    from the stored local wall-clock columns, and must agree with durable_rules to the
-    finding."""
+    """Day, hour, minute, weekday, duty day, work hours, an as-of lookup, elapsed minutes,
+    day, hopping and sliding windows and a timed sequence around changes of the clocks and in
+    summer time: the columnar backend reads the local day and clock from the stored wall-clock
+    columns, counts windows on the wall clock and orders events as the operator does, and must
+    agree with durable_rules to the finding."""
     from datetime import datetime, timedelta
 
     import yaml
@@ -364,18 +435,16 @@ def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
     from fourin_rules.backends.sql.predicates import compile_predicates
 
     reference = yaml.safe_load(REFERENCE.read_text(encoding="utf-8")) | {"timezone": tz}
-    start = datetime.fromisoformat(f"{day}T21:10:00")
     events = []
-    for i, offset in enumerate(offsets * 2):
-        # Local times every 50 minutes from 21:10 across the change (some written with the
-        # offset of the other side, which is the same instant an hour apart).
-        local = start + timedelta(minutes=50 * i)
+    for i, t in enumerate(times):
+        end = datetime.fromisoformat(t) + timedelta(hours=3)  # 3 hours on, in UTC terms
         events.append(
             {
                 "type": "checkin",
                 "id": f"c{i}",
-                "time": local.isoformat() + offset,
-                "cadre_id": CADRES[i % 2],
+                "time": t,
+                "end": end.isoformat(),
+                "cadre_id": CADRES[0] if i % 3 else CADRES[1],
                 "township_id": "T01",
             }
         )
@@ -386,7 +455,8 @@ def test_local_day_and_clock_read_from_the_wall_clock_columns_around_a_change(
     expected = durable.run(events).findings
     got = duck.run(events).findings  # stored from Python
     assert _dump(got) == _dump(expected)
-    assert {f.rule_id for f in expected} == {"W1", "W2", "W3"}
+    assert {"W1", "W2", "W3", "W4"} <= {f.rule_id for f in expected}
+    assert all("180" in f.message.en for f in expected if f.rule_id == "W1")
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     assert _dump(duck.run_files([path]).findings) == _dump(expected)  # stored by the loader

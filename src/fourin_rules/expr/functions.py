@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -176,9 +176,11 @@ def _weekday(env: Env, t: Any) -> Any:
 
 
 def _minutes_between(env: Env, a: Any, b: Any) -> Any:
+    """Elapsed minutes. Times of one zone subtract on the wall clock in Python, which across
+    a change of the clocks is an hour off: both are taken to UTC first."""
     if a is None or b is None:
         return None
-    return (b - a).total_seconds() / 60.0
+    return (b.astimezone(UTC) - a.astimezone(UTC)).total_seconds() / 60.0
 
 
 def _date(env: Env, text: Any) -> Any:

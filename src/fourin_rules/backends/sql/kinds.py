@@ -54,10 +54,21 @@ def local_day(t: exp.Expression) -> exp.Expression:
     return exp.cast(wall_clock(t), "DATE")
 
 
+#: The local wall-clock column of the event time.
+LOCAL_TIME = local_name("time")
+#: The operator's order of events: its times share the dataset's zone, and Python compares such
+#: times on the wall clock (two instants of an hour the clocks repeat tie, then type and id).
+EVENT_ORDER = f"{LOCAL_TIME}, etype, id, pid"
+
+
+def _event_order(alias: str) -> list[str]:
+    return [f"{alias}.{c.strip()}" for c in EVENT_ORDER.split(",")]
+
+
 def local_time(table: str) -> exp.Column:
     """The event time of ``table``'s rows, which carry its local wall-clock column too."""
     column = col("time", table)
-    column.meta["local"] = local_name("time")
+    column.meta["local"] = LOCAL_TIME
     return column
 
 
@@ -609,7 +620,7 @@ class ThresholdKind(SqlKind):
 
     def _entry_columns(self, kind: exp.Expression) -> list[exp.Expression | str]:
         """The columns of an entry row: the hit, its subject and kind, its inputs."""
-        fixed = ["s._seq", "s.etype", "s.id", "s.time", "s.pid", "s.subject"]
+        fixed = ["s._seq", "s.etype", "s.id", "s.time", f"s.{LOCAL_TIME}", "s.pid", "s.subject"]
         return [*fixed, kind.as_("kind"), *[f"s.v{i}" for i in range(len(self._inputs()))]]
 
     def _windows(self, source: exp.Expression, kind: exp.Expression) -> exp.Select:
@@ -799,7 +810,7 @@ class ThresholdKind(SqlKind):
         part = ", ".join(keys)
         marks = [
             f"sum(CASE WHEN v{column_of[i]} THEN 0 ELSE 1 END) OVER (PARTITION BY {part} "
-            f"ORDER BY time, etype, id, pid ROWS UNBOUNDED PRECEDING) AS _i{i}"
+            f"ORDER BY {EVENT_ORDER} ROWS UNBOUNDED PRECEDING) AS _i{i}"
             for i in spans
         ]
         marked = exp.select("x.*", *marks).from_(entries.copy()).subquery("m")
@@ -882,9 +893,7 @@ class ThresholdKind(SqlKind):
                 "e.wstart >= (SELECT min(origin) FROM _origin)" if self.rule.roster else "TRUE",
                 copy=False,
             )
-            .order_by(
-                "p.wstart", "p.subject", "p.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False
-            )
+            .order_by("p.wstart", "p.subject", "p.kind", *_event_order("e"), copy=False)
         )
         members = list(groups.values())
         for row in rows:
@@ -1241,6 +1250,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 (col(f, "e") if f in columns else exp.cast(exp.null(), column_type(ft))).as_(f)
                 for f, ft in union_cols.items()
             ]
+            fields.append(col(LOCAL_TIME, "e").as_(LOCAL_TIME))
             parts.append(
                 exp.select(
                     col("_seq", "e"),
@@ -1259,7 +1269,7 @@ class ConsecutiveSequenceKind(SqlKind):
             .from_(union_all(parts, copy=False).subquery("u", copy=False), copy=False)
             .where("k IS NOT NULL", copy=False)
         )
-        order = "ORDER BY time, etype, id"
+        order = f"ORDER BY {LOCAL_TIME}, etype, id"
         partner = exp.maybe_parse(
             "last_value(CASE WHEN s0 THEN _seq END IGNORE NULLS) OVER (PARTITION BY k "
             f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
@@ -1286,7 +1296,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 col("_seq", "b").as_("b_seq"),
                 col("etype", "b").as_("b_type"),
                 col("k", "b").as_("k"),
-                col("time", "b").as_("b_time"),
+                col(LOCAL_TIME, "b").as_("b_time"),
                 col("id", "b").as_("b_id"),
             )
             .from_(windowed.subquery("b", copy=False), copy=False)
@@ -1294,9 +1304,9 @@ class ConsecutiveSequenceKind(SqlKind):
             .where(
                 exp.and_(
                     "b.s1",
-                    exp.LTE(
-                        this=col("time", "b"),
-                        expression=exp.Add(this=col("time", "a"), expression=within),
+                    exp.LTE(  # on the wall clock, as the operator adds ``within``
+                        this=col(LOCAL_TIME, "b"),
+                        expression=exp.Add(this=col(LOCAL_TIME, "a"), expression=within),
                     ),
                     exp.or_(*conds, copy=False) if conds else exp.false(),
                     copy=False,
@@ -1397,7 +1407,7 @@ class SlidingKind(ThresholdKind):
         assert self.rule.sliding is not None
         ordered = exp.select(
             "x.*",
-            "row_number() OVER (PARTITION BY subject, kind ORDER BY time, etype, id, pid) AS _o",
+            f"row_number() OVER (PARTITION BY subject, kind ORDER BY {EVENT_ORDER}) AS _o",
         ).from_(entries)
         span = exp.Interval(
             this=exp.Literal.string(str(int(self.rule.sliding.total_seconds()))),
@@ -1419,9 +1429,9 @@ class SlidingKind(ThresholdKind):
                     "w.subject = e.subject",
                     "w.kind = e.kind",
                     "w._o <= e._o",
-                    exp.GT(
-                        this=col("time", "w"),
-                        expression=exp.Sub(this=col("time", "e"), expression=span),
+                    exp.GT(  # on the wall clock, as the operator subtracts the span
+                        this=col(LOCAL_TIME, "w"),
+                        expression=exp.Sub(this=col(LOCAL_TIME, "e"), expression=span),
                     ),
                     copy=False,
                 ),
@@ -1454,7 +1464,7 @@ class SlidingKind(ThresholdKind):
             exp.select("e.subject", "e.kind", *self._entry_fields("e"))
             .from_(sql_table("_entries", "e"), copy=False)
             .join(sql_table("_keys", "k"), using=["subject", "kind"], copy=False)
-            .order_by("e.subject", "e.kind", "e.time", "e.etype", "e.id", "e.pid", copy=False)
+            .order_by("e.subject", "e.kind", *_event_order("e"), copy=False)
         )
         return self._replay_keys(rows)
 

@@ -1207,9 +1207,10 @@ class ConsecutiveSequenceKind(SqlKind):
 
     @functools.cached_property
     def _queries(self) -> tuple[exp.Select, exp.Select]:
-        """``(routed, pairs)``: the rows of either step with their key and step flags (read
-        twice by the pairs, so materialized as ``_routed`` first), and ``(a_seq, a_type,
-        b_seq, b_type, k)`` of every completed pair, read from ``_routed``."""
+        """``(routed, pairs)``: the rows of either step with their key, step flags and partner
+        (the key's latest step-0 row before them; read twice by the pairs, so materialized as
+        ``_routed`` first), and ``(a_seq, a_type, b_seq, b_type, k)`` of every completed pair,
+        read from ``_routed``."""
         run, rule = self.run, self.rule
         first, second = rule.steps
         alias = first.alias
@@ -1264,7 +1265,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 .from_(sql_table(table_name(t), "e"), copy=False)
                 .where(exp.or_(member(s0), member(s1), copy=False), copy=False)
             )
-        routed = (
+        keyed = (
             exp.select(exp.Star())
             .from_(union_all(parts, copy=False).subquery("u", copy=False), copy=False)
             .where("k IS NOT NULL", copy=False)
@@ -1275,7 +1276,12 @@ class ConsecutiveSequenceKind(SqlKind):
             f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
             dialect="duckdb",
         )
-        windowed = exp.select("*", partner.as_("a_seq")).from_("_routed AS r")
+        # Each row's partner is stored with it: DuckDB joins a stored column faster than the
+        # window inside the join's query (P3-speed on 1M events: 0.73 s against 0.95 s).
+        routed = exp.select("*", partner.as_("a_seq")).from_(
+            keyed.subquery("r", copy=False), copy=False
+        )
+        windowed = sql_table("_routed", "b")
         variables = {f"{alias}.{f}": col(f, "a") for f in a_fields}
         conds = []
         for t, node in wheres.items():
@@ -1299,7 +1305,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 col(LOCAL_TIME, "b").as_("b_time"),
                 col("id", "b").as_("b_id"),
             )
-            .from_(windowed.subquery("b", copy=False), copy=False)
+            .from_(windowed, copy=False)
             .join(sql_table("_routed", "a"), on="a._seq = b.a_seq", copy=False)
             .where(
                 exp.and_(

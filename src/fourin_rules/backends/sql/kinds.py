@@ -629,18 +629,14 @@ class ThresholdKind(SqlKind):
         valid = "s.subject IS NOT NULL AND s.subject <> ''"
         if rule.window != "hopping":
             day = period_start(local_time("s"), rule.window)
-            start = exp.func(
-                "timezone", exp.Literal.string(self.run.tz), exp.cast(day, "TIMESTAMP")
-            )
-            step = {"day": "DAY", "week": "WEEK", "calendar_month": "MONTH"}[rule.window]
-            local_end = exp.Add(
-                this=exp.cast(day.copy(), "TIMESTAMP"),
-                expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var(step)),
-            )
-            end = exp.func("timezone", exp.Literal.string(self.run.tz), local_end)
             return (
-                exp.select(*base, start.as_("wstart", copy=False), end.as_("wend", copy=False))
+                exp.select(*base, col("wstart", "p"), col("wend", "p"))
                 .from_(source, copy=False)
+                .join(
+                    sql_table(self.run.periods(rule.window), "p"),
+                    on=exp.EQ(this=col("pday", "p"), expression=day),
+                    copy=False,
+                )
                 .where(valid, copy=False)
             )
         assert rule.hop_size is not None and rule.hop_step is not None

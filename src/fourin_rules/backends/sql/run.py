@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,8 @@ class ColumnarRun:
         self._hit_tables: dict[int, str] = {}  # predicate id -> its table
         # a query's tree hash -> [(query, the table holding its rows)]
         self._hit_by_hash: dict[int, list[tuple[exp.Expression, str]]] = {}
+        self._periods: dict[str, str] = {}  # window unit -> its table of periods
+        self._span: tuple[datetime | None, datetime | None] | None = None  # of the events
         self.workers = workers
         self._lock = threading.RLock()  # guards the hit tables and the hits fetched
         self._local = threading.local()  # a worker thread's own connection and compiler
@@ -288,6 +290,30 @@ class ColumnarRun:
         self.db = db
         self._hit_tables.clear()
         self._hit_by_hash.clear()
+        self._periods.clear()
+
+    def periods(self, unit: str) -> str:
+        """A table ``(pday, wstart, wend)`` of the local periods (``day``, ``week``,
+        ``calendar_month``) the events fall in: each period's first day and its bounds as the
+        calendar gives them. Entries join it by their period's first day instead of turning
+        it into two instants each (a time zone conversion a row and bound: 0.2 s of the 0.48 s
+        of P3's entries on 1M events)."""
+        with self._lock:
+            if unit not in self._periods:
+                first, newest = self._span or self.time_span()
+                cal = self.env.calendar
+                bounds: dict[date, tuple[datetime, datetime]] = {}
+                if first is not None and newest is not None:
+                    day, last = cal.local_date(first), cal.local_date(newest)
+                    while day <= last:
+                        start, end = cal.period_bounds(day, unit)
+                        bounds.setdefault(cal.local_date(start), (start, end))
+                        day += timedelta(days=1)
+                name = self._periods[unit] = f"_periods_{unit}"
+                columns = {"pday": "DATE", "wstart": "TIMESTAMPTZ", "wend": "TIMESTAMPTZ"}
+                rows = [(pday, *span) for pday, span in bounds.items()]
+                self._db().create_temp_from(name, columns, rows, shared=True)
+            return self._periods[unit]
 
     @property
     def compiler(self) -> ExprCompiler:
@@ -353,7 +379,10 @@ class ColumnarRun:
         """Evaluate the plan over the loaded events."""
         for year in sorted(self.years()):
             self.env.calendar.is_duty_day(date(year, 1, 1))  # raises calendar-missing-year
-        first, newest = self.time_span()
+        span = self.time_span()
+        if span != self._span:  # events were added: the periods cover the new span
+            self._periods.clear()
+        first, newest = self._span = span
         horizon = until or newest
         first = first or since
         if first is None or horizon is None:

@@ -61,6 +61,7 @@ _STRICT_KINDS = ("str", "int", "bool", "date", "time", "deadline")
 #: A float beyond this magnitude goes to Python (integers of 20 digits and more, as the guard).
 _FLOAT_LIMIT = 1e19
 _INT_TYPES = ("BIGINT", "UBIGINT")
+_NUMBER_CASTS = {"float": "DOUBLE", "int": "BIGINT"}  # kind -> the type its string is read as
 _FIRST, _LAST = datetime(1900, 1, 1), datetime(2200, 1, 1)
 _MARGIN = timedelta(days=2)
 
@@ -291,8 +292,13 @@ class TypeCheck:
             parts.append(_alias(t, f"_t_{n}"))
             parts.append(_alias(string, f"_s_{n}"))
             spec = self.spec.fields.get(n)
+            # Casts the check and the value share, made once (a CASE branch is not shared).
+            if spec is not None and spec.kind in _NUMBER_CASTS:
+                number = _cast(string.copy(), _NUMBER_CASTS[spec.kind], safe=True)
+                parts.append(_alias(number, f"_n_{n}"))
             if spec is not None and spec.kind in ("time", "deadline"):
                 parts.append(_alias(_wall(string.copy()), f"_w_{n}"))
+                parts.append(_alias(_cast(string.copy(), "TIMESTAMPTZ", safe=True), f"_i_{n}"))
             if spec is not None and spec.kind == "deadline":
                 parts.append(_alias(_midnight_after(string.copy()), f"_d_{n}"))
         step3 = _from(
@@ -409,13 +415,13 @@ class TypeCheck:
         if kind == "str":
             return _str_ok(t, s, spec), s
         if kind == "float":
-            number = _cast(s, "DOUBLE", safe=True)
+            number = _col(f"_n_{name}")
             terms = [exp.In(this=t, expressions=[lit(x) for x in _NUMBER_TYPES])]
             if self.typed:  # what the guard's number patterns refused (see ``_typed``)
                 terms.append(exp.LT(this=fn("abs", number.copy()), expression=lit(_FLOAT_LIMIT)))
             return _and(*terms, *_bounds(number, spec)), number
         if kind == "int":  # within BIGINT, the column type of counts
-            number = _cast(s, "BIGINT", safe=True)
+            number = _col(f"_n_{name}")
             ok = _and(
                 exp.In(this=t, expressions=[lit(x) for x in _INT_TYPES]),
                 exp.Not(this=exp.Is(this=number.copy(), expression=exp.null())),
@@ -448,18 +454,21 @@ class TypeCheck:
     def _time(
         self, name: str, t: exp.Expression, s: exp.Expression, *, deadline: bool
     ) -> tuple[exp.Expression, exp.Expression]:
-        w, d = _col(f"_w_{name}"), _col(f"_d_{name}")
+        w, d, i = _col(f"_w_{name}"), _col(f"_d_{name}"), _col(f"_i_{name}")
         if deadline:
-            return fn("_ld_deadline_ok", t, s, w, d), fn("_ld_deadline", s.copy(), d.copy())
-        return fn("_ld_time_ok", t, s, w), _cast(s.copy(), "TIMESTAMPTZ", safe=True)
+            ok = fn("_ld_deadline_ok", t, s, w, d, i)
+            return ok, fn("_ld_deadline", s.copy(), d.copy(), i.copy())
+        return fn("_ld_time_ok", t, s, w, i), i.copy()
 
 
 def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     """The SQL macros the checks call (name -> (parameters, body)): the timestamp rules are
     long (the safe spans of the zone), so each is written once. A macro repeats its argument
-    wherever the body names it, so the callers pass columns, not expressions."""
+    wherever the body names it, so the callers pass columns, not expressions: ``t`` the JSON
+    type, ``s`` the string, ``w`` its wall-clock time, ``d`` the midnight after its day, ``i``
+    the instant DuckDB reads in it (NULL where it reads none)."""
     t, s, w, d = exp.column("t"), exp.column("s"), exp.column("w"), exp.column("d")
-    instant = _cast(s, "TIMESTAMPTZ", safe=True)
+    instant = exp.column("i")
     time_ok = exp.Case(
         ifs=[
             exp.If(this=exp.NEQ(this=t, expression=lit("VARCHAR")), true=exp.false()),
@@ -486,7 +495,7 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     )
     deadline_ok = exp.Case(
         ifs=[exp.If(this=is_date, true=date_ok)],
-        default=fn("_ld_time_ok", t.copy(), s.copy(), w.copy()),
+        default=fn("_ld_time_ok", t.copy(), s.copy(), w.copy(), instant.copy()),
     )
     deadline = exp.Case(
         ifs=[exp.If(this=is_date.copy(), true=_cast(d.copy(), "TIMESTAMPTZ"))],
@@ -494,9 +503,9 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     )
     return {
         "_ld_naive_ok": (["w"], _naive_safe(w, tz)),
-        "_ld_time_ok": (["t", "s", "w"], time_ok),
-        "_ld_deadline_ok": (["t", "s", "w", "d"], deadline_ok),
-        "_ld_deadline": (["s", "d"], deadline),
+        "_ld_time_ok": (["t", "s", "w", "i"], time_ok),
+        "_ld_deadline_ok": (["t", "s", "w", "d", "i"], deadline_ok),
+        "_ld_deadline": (["s", "d", "i"], deadline),
     }
 
 

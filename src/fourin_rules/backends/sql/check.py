@@ -228,12 +228,13 @@ class TypeCheck:
 
     Columns the input relation must have: ``_text`` (the line's text) plus any passed through.
     :meth:`select` adds ``_ok`` and one column per declared field. The check is complete: the
-    row passes :func:`precheck`, is an object whose ``type`` is the string ``event_type`` (when
-    given), and every field is right; so the input may hold rows of any type or none.
+    row passes :func:`precheck` (or, when :attr:`typed`, what the parsed types cannot show of
+    it), is an object whose ``type`` is the string ``event_type`` (when given), and every field
+    is right; so the input may hold rows of any type or none.
 
-    Each row that passes the pre-check is parsed three times more: the JSON types of the
-    declared fields, their values as text (strings decoded, other values as JSON text), and the
-    number of keys. The other rows get NULLs there, and ``_ok`` false.
+    Each row that passes the guard is parsed three times: the JSON types of the declared
+    fields, their values as text (strings decoded, other values as JSON text), and the number
+    of keys. The other rows get NULLs there, and ``_ok`` false.
     """
 
     def __init__(

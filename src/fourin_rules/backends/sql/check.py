@@ -39,6 +39,11 @@ __all__ = [
 GUARD_PATTERN = (
     r"[:\[,][ \t\r]*[-+]?(?i:nan|inf)|,[ \t\r]*[\]}]|[0-9][eE]\+?[0-9]{3}|[0-9]{20}|\\u0000"
 )
+#: The guard's cheap part: the parser differences that parsing does not show (a trailing comma
+#: is gone once parsed; an escaped NUL is a NUL). Each pattern begins with one byte, so the
+#: regexp engine skips from one such byte to the next instead of reading every byte.
+TRAILING_COMMA = r",[ \t\r]*[\]}]"
+ESCAPED_NUL = "\\u0000"
 #: At most this many ``[``/``{`` in a row, so no value can nest deeper than the validator's 32.
 MAX_BRACKETS = 33
 
@@ -50,7 +55,13 @@ DATE_RE = _DATE
 NAIVE_RE = f"{_DATE}({_TIME})?"
 AWARE_RE = f"{_DATE}{_TIME}{_OFFSET}"
 _NUMBER_TYPES = ("BIGINT", "UBIGINT", "DOUBLE")
+#: Kinds whose check requires a JSON string, integer or boolean: NaN, Infinity and huge numbers
+#: (all DOUBLE to DuckDB) never pass them.
+_STRICT_KINDS = ("str", "int", "bool", "date", "time", "deadline")
+#: A float beyond this magnitude goes to Python (integers of 20 digits and more, as the guard).
+_FLOAT_LIMIT = 1e19
 _INT_TYPES = ("BIGINT", "UBIGINT")
+_NUMBER_CASTS = {"float": "DOUBLE", "int": "BIGINT"}  # kind -> the type its string is read as
 _FIRST, _LAST = datetime(1900, 1, 1), datetime(2200, 1, 1)
 _MARGIN = timedelta(days=2)
 
@@ -127,6 +138,31 @@ def _guard_ok(text: exp.Expression) -> exp.Expression:
     return exp.not_(fn("regexp_matches", text, lit(GUARD_PATTERN)), copy=False)
 
 
+def _cheap_guard_ok(text: exp.Expression) -> exp.Expression:
+    """The guard's patterns that parsing hides (trailing commas, escaped NULs), for rows whose
+    values are all checked by JSON type (see :func:`_typed`)."""
+    return _and(
+        exp.not_(fn("regexp_matches", text, lit(TRAILING_COMMA)), copy=False),
+        exp.not_(fn("contains", text.copy(), lit(ESCAPED_NUL)), copy=False),
+    )
+
+
+def _typed(spec: FieldSpec | None) -> bool:
+    """Whether a field's check refuses every value holding what the guard's costly patterns
+    look for: NaN, Infinity, numbers that overflow a double, integers of 20 digits and more.
+
+    DuckDB reads all of them as DOUBLE (NaN and Infinity in any case, an overflow as infinity,
+    a huge integer as its nearest double). String, integer, boolean and time kinds want another
+    JSON type, lists of strings want strings throughout, and a float must be finite and below
+    :data:`_FLOAT_LIMIT` in magnitude (``abs`` of NaN or infinity is not below it)."""
+    if spec is None or not spec.supported:
+        return False
+    if spec.kind in _STRICT_KINDS or spec.kind == "float":
+        return True
+    element = spec.element
+    return spec.kind == "list" and element is not None and element.kind == "str"
+
+
 def _shallow(text: exp.Expression) -> exp.Expression:
     """At most :data:`MAX_BRACKETS` ``[``/``{``, so no deeper nesting than the validator's.
 
@@ -192,12 +228,13 @@ class TypeCheck:
 
     Columns the input relation must have: ``_text`` (the line's text) plus any passed through.
     :meth:`select` adds ``_ok`` and one column per declared field. The check is complete: the
-    row passes :func:`precheck`, is an object whose ``type`` is the string ``event_type`` (when
-    given), and every field is right; so the input may hold rows of any type or none.
+    row passes :func:`precheck` (or, when :attr:`typed`, what the parsed types cannot show of
+    it), is an object whose ``type`` is the string ``event_type`` (when given), and every field
+    is right; so the input may hold rows of any type or none.
 
-    Each row that passes the pre-check is parsed three times more: the JSON types of the
-    declared fields, their values as text (strings decoded, other values as JSON text), and the
-    number of keys. The other rows get NULLs there, and ``_ok`` false.
+    Each row that passes the guard is parsed three times: the JSON types of the declared
+    fields, their values as text (strings decoded, other values as JSON text), and the number
+    of keys. The other rows get NULLs there, and ``_ok`` false.
     """
 
     def __init__(
@@ -215,6 +252,10 @@ class TypeCheck:
         self.event_type = event_type
         # Every field the model declares is checked; the table's fields get a value.
         self.names = list(dict.fromkeys([*spec.fields, *self.fields]))
+        # When every declared value must be a string, integer, boolean or finite float (or a
+        # list of strings), the parsed types show what the costly part of the guard looks for,
+        # so it only reads the rows with other keys (the models allow extra keys).
+        self.typed = all(_typed(self.spec.fields.get(n)) for n in self.names)
 
     def select(self, source: exp.Expression, passthrough: Iterable[str]) -> exp.Select:
         """``SELECT <passthrough>, _ok, <fields> FROM (steps over source)``.
@@ -228,8 +269,9 @@ class TypeCheck:
         # The guard, then the parse: json_type parses with the flags of json_valid and raises
         # where it is false, so TRY gives NULL exactly there (and spares a parse). The nesting
         # is bounded later (see :meth:`_row_rules`): the parser itself takes any depth.
+        guard = _cheap_guard_ok(text) if self.typed else _guard_ok(text)
         types = exp.Case(
-            ifs=[exp.If(this=_guard_ok(text), true=fn("try", fn("json_type", text.copy(), paths)))]
+            ifs=[exp.If(this=guard, true=fn("try", fn("json_type", text.copy(), paths)))]
         )
         step1 = _from([*map(_col, keep), _alias(types, "_t")], source)
         parsed = exp.Not(this=exp.Is(this=_col("_t"), expression=exp.null()))
@@ -251,8 +293,13 @@ class TypeCheck:
             parts.append(_alias(t, f"_t_{n}"))
             parts.append(_alias(string, f"_s_{n}"))
             spec = self.spec.fields.get(n)
+            # Casts the check and the value share, made once (a CASE branch is not shared).
+            if spec is not None and spec.kind in _NUMBER_CASTS:
+                number = _cast(string.copy(), _NUMBER_CASTS[spec.kind], safe=True)
+                parts.append(_alias(number, f"_n_{n}"))
             if spec is not None and spec.kind in ("time", "deadline"):
                 parts.append(_alias(_wall(string.copy()), f"_w_{n}"))
+                parts.append(_alias(_cast(string.copy(), "TIMESTAMPTZ", safe=True), f"_i_{n}"))
             if spec is not None and spec.kind == "deadline":
                 parts.append(_alias(_midnight_after(string.copy()), f"_d_{n}"))
         step3 = _from(
@@ -286,7 +333,8 @@ class TypeCheck:
         no deeper nesting than the validator's; ``end >= time``.
 
         When the keys are as many as the declared ones present, there are no duplicates (nor
-        other keys); if then no value that may pass is an array or object, the row is flat."""
+        other keys); if then no value that may pass is an array or object, the row is flat.
+        A row with other keys must pass the whole guard (see :attr:`typed`)."""
         count: exp.Expression = lit(1)  # ``type``
         for n in self.names:
             present = exp.Case(
@@ -315,6 +363,8 @@ class TypeCheck:
                 expression=_col("_nkeys"),
             ),
         )
+        if self.typed:  # other keys: their values were not checked (see ``__init__``)
+            shape.set("default", _and(_guard_ok(_col("_text")), shape.args["default"]))
         rules = [shape]
         if "end" in self.fields and "time" in self.fields:
             rules.append(
@@ -366,13 +416,13 @@ class TypeCheck:
         if kind == "str":
             return _str_ok(t, s, spec), s
         if kind == "float":
-            number = _cast(s, "DOUBLE", safe=True)
-            ok = _and(
-                exp.In(this=t, expressions=[lit(x) for x in _NUMBER_TYPES]), *_bounds(number, spec)
-            )
-            return ok, number
+            number = _col(f"_n_{name}")
+            terms = [exp.In(this=t, expressions=[lit(x) for x in _NUMBER_TYPES])]
+            if self.typed:  # what the guard's number patterns refused (see ``_typed``)
+                terms.append(exp.LT(this=fn("abs", number.copy()), expression=lit(_FLOAT_LIMIT)))
+            return _and(*terms, *_bounds(number, spec)), number
         if kind == "int":  # within BIGINT, the column type of counts
-            number = _cast(s, "BIGINT", safe=True)
+            number = _col(f"_n_{name}")
             ok = _and(
                 exp.In(this=t, expressions=[lit(x) for x in _INT_TYPES]),
                 exp.Not(this=exp.Is(this=number.copy(), expression=exp.null())),
@@ -405,18 +455,21 @@ class TypeCheck:
     def _time(
         self, name: str, t: exp.Expression, s: exp.Expression, *, deadline: bool
     ) -> tuple[exp.Expression, exp.Expression]:
-        w, d = _col(f"_w_{name}"), _col(f"_d_{name}")
+        w, d, i = _col(f"_w_{name}"), _col(f"_d_{name}"), _col(f"_i_{name}")
         if deadline:
-            return fn("_ld_deadline_ok", t, s, w, d), fn("_ld_deadline", s.copy(), d.copy())
-        return fn("_ld_time_ok", t, s, w), _cast(s.copy(), "TIMESTAMPTZ", safe=True)
+            ok = fn("_ld_deadline_ok", t, s, w, d, i)
+            return ok, fn("_ld_deadline", s.copy(), d.copy(), i.copy())
+        return fn("_ld_time_ok", t, s, w, i), i.copy()
 
 
 def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     """The SQL macros the checks call (name -> (parameters, body)): the timestamp rules are
     long (the safe spans of the zone), so each is written once. A macro repeats its argument
-    wherever the body names it, so the callers pass columns, not expressions."""
+    wherever the body names it, so the callers pass columns, not expressions: ``t`` the JSON
+    type, ``s`` the string, ``w`` its wall-clock time, ``d`` the midnight after its day, ``i``
+    the instant DuckDB reads in it (NULL where it reads none)."""
     t, s, w, d = exp.column("t"), exp.column("s"), exp.column("w"), exp.column("d")
-    instant = _cast(s, "TIMESTAMPTZ", safe=True)
+    instant = exp.column("i")
     time_ok = exp.Case(
         ifs=[
             exp.If(this=exp.NEQ(this=t, expression=lit("VARCHAR")), true=exp.false()),
@@ -443,7 +496,7 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     )
     deadline_ok = exp.Case(
         ifs=[exp.If(this=is_date, true=date_ok)],
-        default=fn("_ld_time_ok", t.copy(), s.copy(), w.copy()),
+        default=fn("_ld_time_ok", t.copy(), s.copy(), w.copy(), instant.copy()),
     )
     deadline = exp.Case(
         ifs=[exp.If(this=is_date.copy(), true=_cast(d.copy(), "TIMESTAMPTZ"))],
@@ -451,9 +504,9 @@ def macros(tz: ZoneInfo) -> dict[str, tuple[list[str], exp.Expression]]:
     )
     return {
         "_ld_naive_ok": (["w"], _naive_safe(w, tz)),
-        "_ld_time_ok": (["t", "s", "w"], time_ok),
-        "_ld_deadline_ok": (["t", "s", "w", "d"], deadline_ok),
-        "_ld_deadline": (["s", "d"], deadline),
+        "_ld_time_ok": (["t", "s", "w", "i"], time_ok),
+        "_ld_deadline_ok": (["t", "s", "w", "d", "i"], deadline_ok),
+        "_ld_deadline": (["s", "d", "i"], deadline),
     }
 
 

@@ -292,7 +292,8 @@ def test_absence_slots_read_the_wall_clock_on_a_day_the_clocks_change() -> None:
     assert "K02" in d1 and "K01" not in d1
 
 
-WALL_CLOCK_PACK = """
+WALL_CLOCK_PACK = (
+    """
 pack: {id: wall, version: 1.0.0, title: {zh: 钟点, en: wall clock}}
 rules:
   - id: W1
@@ -315,43 +316,26 @@ rules:
     message:
       zh: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day} {mins:.0f}"
       en: "{cadre_id} {time:%Y-%m-%d %H:%M} {h} {m} {d} {day} {mins:.0f}"
-  - id: W2
+"""
+    + "".join(
+        f"""  - id: {rule_id}
     clause: 保证每天在乡镇(街道)工作,决不能出现空岗
     kind: threshold
-    title: {zh: 每日, en: per day}
-    message:
-      zh: "{subject} {n}"
-      en: "{subject} {n}"
+    title: {{zh: {window}, en: {window}}}
+    message: {{zh: "{{subject}} {{n}}", en: "{{subject}} {{n}}"}}
     on: checkin
-    window: day
+    window: {window}
     values:
       n: count()
-    having: n >= 1
-  - id: W3
-    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
-    kind: threshold
-    title: {zh: 两日, en: two days}
-    message:
-      zh: "{subject} {n}"
-      en: "{subject} {n}"
-    on: checkin
-    window: hopping:2d:1d
-    values:
-      n: count()
-    having: n >= 1
-  - id: W4
-    clause: 保证每天在乡镇(街道)工作,决不能出现空岗
-    kind: threshold
-    title: {zh: 滑动, en: sliding}
-    message:
-      zh: "{subject} {n}"
-      en: "{subject} {n}"
-    on: checkin
-    window: sliding:1d
-    values:
-      n: count()
-    having: n >= 2
-  - id: W5
+    having: n >= {least}
+"""
+        for rule_id, window, least in [
+            ("W2", "day", 1),
+            ("W3", "hopping:2d:1d", 1),
+            ("W4", "sliding:1d", 2),
+        ]
+    )
+    + """  - id: W5
     clause: 保证每天在乡镇(街道)工作,决不能出现空岗
     kind: sequence
     title: {zh: 相继, en: in a row}
@@ -366,6 +350,7 @@ rules:
       zh: "{subject} {a.time:%H:%M} {b.time:%H:%M}"
       en: "{subject} {a.time:%H:%M} {b.time:%H:%M}"
 """
+)
 
 
 @pytest.mark.parametrize(

@@ -83,37 +83,36 @@ def period_start(t: exp.Expression, unit: str) -> exp.Expression:
 def clock(t: exp.Expression) -> exp.Expression:
     """The local wall clock in seconds, as :func:`to_seconds` reads it (on a day the clocks
     change, not the time elapsed since midnight): whole seconds plus the fraction."""
-
-    def part(unit: str) -> exp.Expression:
-        return exp.Extract(this=exp.var(unit), expression=wall_clock(t).copy())
-
     whole = exp.Add(
         this=exp.Add(
-            this=exp.Mul(this=part("HOUR"), expression=exp.Literal.number(3600)),
-            expression=exp.Mul(this=part("MINUTE"), expression=exp.Literal.number(60)),
+            this=exp.Mul(this=_wall_part("HOUR", t), expression=exp.Literal.number(3600)),
+            expression=exp.Mul(this=_wall_part("MINUTE", t), expression=exp.Literal.number(60)),
         ),
-        expression=part("SECOND"),
+        expression=_wall_part("SECOND", t),
     )
     fraction = exp.Div(
-        this=exp.Mod(this=part("MICROSECOND"), expression=exp.Literal.number(1_000_000)),
+        this=exp.Mod(this=_wall_part("MICROSECOND", t), expression=exp.Literal.number(1_000_000)),
         expression=exp.Literal.number(1e6),
     )
     return exp.Add(this=exp.Paren(this=whole), expression=fraction)
 
 
+def _wall_part(unit: str, t: exp.Expression) -> exp.Expression:
+    """``EXTRACT(unit FROM t)``, from ``t``'s local wall-clock column where it has one."""
+    return exp.Extract(this=exp.var(unit), expression=wall_clock(t).copy())
+
+
 def clock_us(t: exp.Expression) -> exp.Expression:
     """The local wall clock in whole microseconds since midnight (``t`` read as :func:`clock`
     reads it)."""
-
-    def part(unit: str) -> exp.Expression:
-        return exp.Extract(this=exp.var(unit), expression=wall_clock(t).copy())
-
     return exp.Add(
         this=exp.Add(
-            this=exp.Mul(this=part("HOUR"), expression=exp.Literal.number(3_600_000_000)),
-            expression=exp.Mul(this=part("MINUTE"), expression=exp.Literal.number(60_000_000)),
+            this=exp.Mul(this=_wall_part("HOUR", t), expression=exp.Literal.number(3_600_000_000)),
+            expression=exp.Mul(
+                this=_wall_part("MINUTE", t), expression=exp.Literal.number(60_000_000)
+            ),
         ),
-        expression=part("MICROSECOND"),  # the seconds with their fraction, in microseconds
+        expression=_wall_part("MICROSECOND", t),  # the seconds and their fraction
     )
 
 
@@ -177,7 +176,7 @@ class SqlKind(RuleScope):
                 subject.as_("subject"),
                 col("_seq", "e"),
                 col("time", "e"),
-                col(local_name("time"), "e"),
+                col(LOCAL_TIME, "e"),
                 col("end", "e"),
                 exp.Literal.string(pred.type).as_("etype"),
                 col("id", "e"),
@@ -582,7 +581,7 @@ class ThresholdKind(SqlKind):
                     exp.Literal.string(pred.type).as_("etype"),
                     col("id", "e"),
                     col("time", "e"),
-                    col(local_name("time"), "e"),
+                    col(LOCAL_TIME, "e"),
                     exp.Literal.number(pid).as_("pid"),
                     subject.as_("subj", copy=False),
                     kind.as_("kind", copy=False),

@@ -58,11 +58,12 @@ def local_day(t: exp.Expression) -> exp.Expression:
 LOCAL_TIME = local_name("time")
 #: The operator's order of events: its times share the dataset's zone, and Python compares such
 #: times on the wall clock (two instants of an hour the clocks repeat tie, then type and id).
-EVENT_ORDER = f"{LOCAL_TIME}, etype, id, pid"
+_ORDER_COLUMNS = (LOCAL_TIME, "etype", "id", "pid")
+EVENT_ORDER = ", ".join(_ORDER_COLUMNS)
 
 
 def _event_order(alias: str) -> list[str]:
-    return [f"{alias}.{c.strip()}" for c in EVENT_ORDER.split(",")]
+    return [f"{alias}.{c}" for c in _ORDER_COLUMNS]
 
 
 def local_time(table: str) -> exp.Column:
@@ -1276,7 +1277,6 @@ class ConsecutiveSequenceKind(SqlKind):
         routed = exp.select("*", partner.as_("a_seq")).from_(
             keyed.subquery("r", copy=False), copy=False
         )
-        windowed = sql_table("_routed", "b")
         variables = {f"{alias}.{f}": col(f, "a") for f in a_fields}
         conds = []
         for t, node in wheres.items():
@@ -1300,7 +1300,7 @@ class ConsecutiveSequenceKind(SqlKind):
                 col(LOCAL_TIME, "b").as_("b_time"),
                 col("id", "b").as_("b_id"),
             )
-            .from_(windowed, copy=False)
+            .from_(sql_table("_routed", "b"), copy=False)
             .join(sql_table("_routed", "a"), on="a._seq = b.a_seq", copy=False)
             .where(
                 exp.and_(

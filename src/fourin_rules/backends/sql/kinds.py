@@ -156,8 +156,13 @@ class SqlKind(RuleScope):
         super().__init__(rule, run.env, run.plan.lists)
         self.run = run
 
-    def supported(self) -> bool:
+    def takes(self) -> bool:
+        """Whether the rule has a shape this decider takes, told without SQL. ``supported``
+        then also compiles its queries; rules it does not take are replayed."""
         return False
+
+    def supported(self) -> bool:
+        return self.takes()
 
     def findings(
         self, *, first: datetime, horizon: datetime, since: datetime | None
@@ -261,7 +266,7 @@ class AbsenceKind(SqlKind):
     table); counting the expected events per period, subject and slot, and looking for an
     exemption that covers each missing slot, are SQL over the event tables."""
 
-    def supported(self) -> bool:
+    def takes(self) -> bool:
         return self.rule.per in _TRUNC
 
     def _periods(
@@ -514,10 +519,13 @@ class ThresholdKind(SqlKind):
     def takes_window(self) -> bool:
         return self.rule.window in ("day", "week", "calendar_month", "hopping")
 
+    def takes(self) -> bool:
+        return self.takes_window() and all(
+            agg in self.SQL_AGGREGATES for _, agg, _ in self.rule.values
+        )
+
     def supported(self) -> bool:
-        if not self.takes_window():
-            return False
-        if any(agg not in self.SQL_AGGREGATES for _, agg, _ in self.rule.values):
+        if not self.takes():
             return False
         try:
             self._entries()
@@ -1172,7 +1180,7 @@ class ConsecutiveSequenceKind(SqlKind):
     event before it (in (time, type, id) order) is its partner; among the pairs whose condition
     holds within the bound, each partner completes only its first."""
 
-    def supported(self) -> bool:
+    def takes(self) -> bool:
         rule = self.rule
         if not rule.consecutive or len(rule.steps) != 2 or rule.within is None:
             return False
@@ -1186,6 +1194,11 @@ class ConsecutiveSequenceKind(SqlKind):
             other = second.key.get(t) if t in first.key else first.key.get(t)
             if other is not None and [to_source(k) for k in other] != [to_source(k) for k in keys]:
                 return False
+        return True
+
+    def supported(self) -> bool:
+        if not self.takes():
+            return False
         try:
             self._queries  # noqa: B018 (compiled now: a condition SQL cannot express refuses)
         except NotImplementedError:
@@ -1544,6 +1557,9 @@ class MatchKind(SqlKind):
     SQL selects the hits, their variables and subjects, and drops the exempted ones;
     escalations, facts and the message of each remaining hit (a finding each) are computed in
     Python, as the incremental operator does."""
+
+    def takes(self) -> bool:
+        return True
 
     def supported(self) -> bool:
         try:

@@ -15,9 +15,10 @@ windows and messages are those of the incremental backends.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -187,10 +188,12 @@ class ColumnarRun:
         self._hit_tables: dict[int, str] = {}  # predicate id -> its table
         # a query's tree hash -> [(query, the table holding its rows)]
         self._hit_by_hash: dict[int, list[tuple[exp.Expression, str]]] = {}
+        self._made: dict[str, Future[str]] = {}  # hit table -> made (or being made)
+        self._fetched: dict[int, Future[Any]] = {}  # predicate id -> its hits read (or being)
         self._periods: dict[str, str] = {}  # window unit -> its table of periods
         self._span: tuple[datetime | None, datetime | None] | None = None  # of the events
         self.workers = workers
-        self._lock = threading.RLock()  # guards the hit tables and the hits fetched
+        self._lock = threading.RLock()  # guards the tables of hit tables, hits and periods
         self._local = threading.local()  # a worker thread's own connection and compiler
 
     # -- input --------------------------------------------------------------------------------
@@ -249,26 +252,45 @@ class ColumnarRun:
         their SQL queries, or tested in Python for the few predicates SQL cannot express."""
         from fourin_rules.backends.sql.fallback import python_hits
 
-        with self._lock:
+        pids = list(pids)
+        with self._lock:  # Python's tests hold it: their errors come in one order
             wanted = sorted(set(pids) - self._hits.keys())
             in_python = [self.plan.predicates[p] for p in wanted if p in self.prepared.unsupported]
-            for pid in wanted:
-                if pid in self.prepared.queries:
-                    names = self.prepared.variables[pid]
-                    rows = self.fetch(
-                        exp.select(exp.Star()).from_(table(self.hit_table(pid)), copy=False)
-                    )
-                    self._hits[pid] = (
-                        [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
-                        if names
-                        else [(r[0], {}) for r in rows]
-                    )
             if in_python:
                 found, errors = python_hits(self.plan, self.env, self.events, in_python)
                 self.errors.extend(errors)
                 for pred in in_python:
                     self._hits[pred.id] = found.get(pred.id, [])
+        for pid in wanted:
+            if pid in self.prepared.queries:
+                rows = self._once(self._fetched, pid, lambda pid=pid: self._hit_rows_of(pid))
+                with self._lock:
+                    self._hits.setdefault(pid, rows)
+        with self._lock:
             return {p: self._hits[p] for p in pids}
+
+    def _hit_rows_of(self, pid: int) -> list[tuple[int, dict[str, Any]]]:
+        names = self.prepared.variables[pid]
+        rows = self.fetch(exp.select(exp.Star()).from_(table(self.hit_table(pid)), copy=False))
+        if names:
+            return [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+        return [(r[0], {}) for r in rows]
+
+    def _once(self, made: dict[Any, Future[Any]], key: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` run once for ``key`` by whichever thread asks first, outside the lock; the
+        others wait for its result (or its error) instead of doing the work again."""
+        with self._lock:
+            future = made.get(key)
+            mine = future is None
+            if future is None:
+                future = made[key] = Future()
+        if mine:
+            try:
+                future.set_result(make())
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+        return future.result()
 
     def exemptions(self, rule: RulePlan) -> Exemptions:
         """The records that can excuse ``rule``'s findings, by subject."""
@@ -290,6 +312,8 @@ class ColumnarRun:
         self.db = db
         self._hit_tables.clear()
         self._hit_by_hash.clear()
+        self._made.clear()
+        self._fetched.clear()
         self._periods.clear()
 
     def periods(self, unit: str) -> str:
@@ -351,27 +375,35 @@ class ColumnarRun:
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one
         row per binding, in event order. Predicates whose queries are the same text (a rule's
-        slots often repeat one condition) share one table. Every thread's connection sees it."""
+        slots often repeat one condition) share one table. Every thread's connection sees it.
+        The lock is held only to name the table: other threads go on while it is made."""
         with self._lock:
-            if pid in self._hit_tables:
-                return self._hit_tables[pid]
-            name = f"hit_{pid}"
-            query = self.prepared.queries.get(pid)
-            if query is None:
-                seqs = [[seq] for seq, _ in self.hits([pid])[pid]]
-                self._db().create_temp_from(name, {"_seq": "BIGINT"}, seqs, shared=True)
-            else:
-                # The compiler gives equal texts only for equal trees: texts are rendered and
-                # compared only for queries whose trees hash alike (rarely but the same).
-                same = self._hit_by_hash.setdefault(hash(query), [])
-                found = [n for q, n in same if q is query or q.sql("duckdb") == query.sql("duckdb")]
-                if found:
-                    name = found[0]
-                else:
-                    self._db().create_temp(name, query.copy(), shared=True)
-                    same.append((query, name))
-            self._hit_tables[pid] = name
-            return name
+            name = self._hit_tables.get(pid)
+            if name is None:
+                name = f"hit_{pid}"
+                query = self.prepared.queries.get(pid)
+                if query is not None:
+                    # The compiler gives equal texts only for equal trees: texts are rendered
+                    # and compared only for queries whose trees hash alike (rarely but the same).
+                    same = self._hit_by_hash.setdefault(hash(query), [])
+                    found = [
+                        n for q, n in same if q is query or q.sql("duckdb") == query.sql("duckdb")
+                    ]
+                    if found:
+                        name = found[0]
+                    else:
+                        same.append((query, name))
+                self._hit_tables[pid] = name
+        return self._once(self._made, name, lambda: self._make_hit_table(pid, name))
+
+    def _make_hit_table(self, pid: int, name: str) -> str:
+        query = self.prepared.queries.get(pid)
+        if query is None:
+            seqs = [[seq] for seq, _ in self.hits([pid])[pid]]
+            self._db().create_temp_from(name, {"_seq": "BIGINT"}, seqs, shared=True)
+        else:
+            self._db().create_temp(name, query.copy(), shared=True)
+        return name
 
     def run(
         self, *, since: datetime | None = None, until: datetime | None = None
@@ -397,15 +429,26 @@ class ColumnarRun:
                 return decider.findings(first=first, horizon=horizon, since=since)
             return None
 
+        replay = functools.partial(
+            self._replay, first=first, newest=newest, since=since, until=until
+        )
+        early: list[RulePlan] = []
+        replayed_early: Future[tuple[list[Finding], list[RuleError]]] | None = None
         if self.workers > 1 and isinstance(self.db, DuckDb) and len(self.plan.rules) > 1:
             # The predicates tested in Python first, so their errors come in one order.
             self.hits(sorted(self.prepared.unsupported))
+            # The rules no decider takes are replayed by a worker while the others' SQL runs.
+            early = [r for r in self.plan.rules if not self._taken(r, SQL_KINDS)]
             cursors: list[duckdb.DuckDBPyConnection] = []
             try:
                 with ThreadPoolExecutor(
                     self.workers, initializer=self._worker, initargs=(cursors,)
                 ) as pool:
-                    decided = list(pool.map(decide, self.plan.rules))
+                    if early:
+                        replayed_early = pool.submit(replay, early)
+                    decided = list(
+                        pool.map(lambda r: None if r in early else decide(r), self.plan.rules)
+                    )
             finally:
                 for cursor in cursors:
                     cursor.close()
@@ -419,10 +462,22 @@ class ColumnarRun:
             else:
                 findings.extend(found)
         if replayed:
-            findings.extend(self._replay(replayed, first, newest, since, until))
+            # Rules whose queries failed to compile join the early ones: all are replayed
+            # together again, so that their errors come in the order of one replay.
+            if replayed_early is not None and replayed == early:
+                found, errors = replayed_early.result()
+            else:
+                found, errors = replay(replayed)
+            findings.extend(found)
+            self.errors.extend(errors)
         from fourin_rules.findings import sort_findings
 
         return ColumnarResult(sort_findings(findings), self.errors, horizon)
+
+    def _taken(self, rule: RulePlan, kinds: Mapping[str, Any]) -> bool:
+        """Whether a SQL decider takes ``rule`` by its shape (it may still fail to compile)."""
+        kind = kinds.get(rule.kind)
+        return kind is not None and kind(self, rule).takes()
 
     def _worker(self, cursors: list[duckdb.DuckDBPyConnection]) -> None:
         """A worker thread's own connection to the database (its temp tables are its own; the
@@ -436,13 +491,15 @@ class ColumnarRun:
     def _replay(
         self,
         rules: list[RulePlan],
+        *,
         first: datetime,
         newest: datetime,
         since: datetime | None,
         until: datetime | None,
-    ) -> list[Finding]:
+    ) -> tuple[list[Finding], list[RuleError]]:
         """Run ``rules`` through the shared event-time operators, fed only the events that hit
-        one of their predicates (plus the exemptions they consult)."""
+        one of their predicates (plus the exemptions they consult): their findings and
+        errors."""
         wanted: set[int] = set()
         for rule in rules:
             wanted.update(rule.predicates)
@@ -475,5 +532,4 @@ class ColumnarRun:
         proc.first_time = first if proc.first_time is None else min(first, proc.first_time)
         proc.max_time = newest
         proc.finish(until)
-        self.errors.extend(proc.errors)
-        return proc.drain()
+        return proc.drain(), proc.errors

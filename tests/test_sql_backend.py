@@ -468,6 +468,45 @@ def test_rules_decided_on_two_threads_equal_one_after_another() -> None:
     assert found[2] == found[1] and found[4] == found[1]
 
 
+def test_rules_a_decider_takes_but_cannot_compile_are_replayed_with_the_early_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On two threads, the rules no decider takes are replayed while the SQL runs; a rule whose
+    queries then fail to compile joins them, and all are replayed again together: the same
+    findings and errors as the serial run."""
+    from fourin_rules.backends.sql import kinds
+    from fourin_rules.backends.sql.run import ColumnarRun
+
+    engine = Engine(None, COUNTY / "reference.yaml", backend="duckdb")
+
+    def run(workers: int) -> tuple[list[str], list[str], list[list[str]]]:
+        replays: list[list[str]] = []
+        real = ColumnarRun._replay
+
+        def spy(self, rules, **kwargs):  # type: ignore[no-untyped-def]
+            replays.append([r.rule_id for r in rules])
+            return real(self, rules, **kwargs)
+
+        monkeypatch.setattr(ColumnarRun, "_replay", spy)
+        columnar = ColumnarRun(engine.plan, engine.env, engine.reference.timezone, workers=workers)
+        columnar.load_files([COUNTY / "events.jsonl"], engine.models)
+        result = columnar.run()
+        return _dump(result.findings), [repr(e) for e in result.errors], replays
+
+    expected, expected_errors, serial = run(1)
+    assert any('"rule_id":"P3"' in f for f in expected) and "P3" not in serial[0]
+    real_supported = kinds.ThresholdKind.supported
+    monkeypatch.setattr(
+        kinds.ThresholdKind,
+        "supported",
+        lambda self: self.rule.rule_id != "P3" and real_supported(self),
+    )
+    found, errors, replays = run(2)
+    assert found == expected and errors == expected_errors
+    early, again = replays
+    assert "P3" not in early and set(again) == {*early, "P3"}
+
+
 def test_reference_tables_are_built_once_per_engine() -> None:
     """The reference rows are an engine's, built with its packs: every run loads the same."""
     from fourin_rules.backends.sql.refdata import reference_tables

@@ -229,6 +229,17 @@ rules:
       n: count()
       places: distinct(lat)
     having: north >= 40 or (south >= 60 and n < 9)
+  - id: S2
+    clause: 不准借下基层办私事
+    kind: threshold
+    title: {zh: 未曾连续, en: no run}
+    message: {zh: "{subject} {north}", en: "{subject} {north}"}
+    on: [checkin]
+    when: lat != null
+    window: day
+    values:
+      north: run_span(lat > 33.15)
+    having: north == 0
 """
 
 
@@ -257,11 +268,35 @@ def test_run_spans_beside_other_values_give_identical_findings(
     spans_pair: dict[str, Engine], events: list[dict]
 ) -> None:
     """Two run spans (islands of their own) and two plain aggregates in one rule: the SQL
-    groups each apart and joins them by window."""
+    groups each apart and joins them by window. S2 passes the windows whose span is 0, among
+    them those where the input never holds (which SQL does not sort into islands)."""
     until = "2026-03-15"
     expected = spans_pair["durable"].run(events, until=until)
     got = spans_pair["duckdb"].run(events, until=until)
     assert _dump(got.findings) == _dump(expected.findings)
+
+
+def test_a_window_where_a_run_span_input_never_holds_has_span_zero(
+    spans_pair: dict[str, Engine],
+) -> None:
+    """K01 is only ever at home (south) on the 9th: no entry of its window is sorted into
+    islands, and its span is 0 as the durable backend says; K02's has a run of 40 minutes."""
+    south, north = PLACES["home"], PLACES["T02"]
+    events = [
+        {"type": "checkin", "id": f"s{i}", "time": _ts(9, 480 + 20 * i), "cadre_id": "K01"}
+        | {"lat": south[0], "lon": south[1]}
+        for i in range(3)
+    ] + [
+        {"type": "checkin", "id": f"n{i}", "time": _ts(9, 480 + 20 * i), "cadre_id": "K02"}
+        | {"lat": north[0], "lon": north[1]}
+        for i in range(3)
+    ]
+    until = "2026-03-15"
+    expected = spans_pair["durable"].run(events, until=until).findings
+    got = spans_pair["duckdb"].run(events, until=until).findings
+    assert _dump(got) == _dump(expected)
+    assert {(f.rule_id, f.subject.id) for f in expected} >= {("S2", "K01")}
+    assert ("S2", "K02") not in {(f.rule_id, f.subject.id) for f in expected}
 
 
 @pytest.fixture(scope="module")

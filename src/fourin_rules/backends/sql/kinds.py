@@ -810,8 +810,8 @@ class ThresholdKind(SqlKind):
         # same count of failing entries before them (as has the failing entry that ends the
         # island before, which the filter leaves out). A span is the longest island's length in
         # minutes, 0 in a window with no run at all; one GROUP BY per island, then per window.
-        # Only the windows where the input holds at least once are sorted into islands (in the
-        # bundled packs, few: P3's 554k entries on 1M events have none); the others' span is 0.
+        # Only the windows where the input holds at least once are sorted into islands (on the
+        # 1M benchmark, none of P3's or P4's 554k entries); the others' span is 0.
         column_of = {i: k for k, i in enumerate(self._inputs())}
         part = ", ".join(keys)
         others = [

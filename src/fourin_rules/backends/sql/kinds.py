@@ -822,6 +822,10 @@ class ThresholdKind(SqlKind):
         plain = exp.select(*keys, *[a for _, a in others]).from_(entries.copy()).group_by(*keys)
         joined = exp.select(*[col(k, "p0") for k in keys]).from_(plain.subquery("p0"))
         where: dict[str, exp.Expression] = {name: col(name, "p0") for name, _ in others}
+
+        def same_keys(a: str, b: str) -> exp.Expression:
+            return exp.and_(*[exp.NullSafeEQ(this=col(k, a), expression=col(k, b)) for k in keys])
+
         for n, i in enumerate(spans, start=1):
             v, name, alias = f"v{column_of[i]}", self.rule.values[i][0], f"p{n}"
             live = exp.select(*keys).from_(entries.copy()).where(v).group_by(*keys)
@@ -832,7 +836,7 @@ class ThresholdKind(SqlKind):
                     f"ORDER BY {EVENT_ORDER} ROWS UNBOUNDED PRECEDING) AS _i",
                 )
                 .from_(entries.copy())
-                .join(live.subquery("l"), using=keys, join_type="semi")
+                .join(live.subquery("l"), on=same_keys("x", "l"), join_type="semi")
             )
             islands = (
                 exp.select(
@@ -848,10 +852,9 @@ class ThresholdKind(SqlKind):
                 .from_(islands.subquery("i"))
                 .group_by(*keys)
             )
-            on = exp.and_(
-                *[exp.NullSafeEQ(this=col(k, "p0"), expression=col(k, alias)) for k in keys]
+            joined = joined.join(
+                spans_of.subquery(alias), on=same_keys("p0", alias), join_type="left"
             )
-            joined = joined.join(spans_of.subquery(alias), on=on, join_type="left")
             where[name] = exp.func("coalesce", col(name, alias), exp.Literal.number(0.0))
         return joined.select(*[where[name].as_(name) for name, _, _ in self.rule.values])
 

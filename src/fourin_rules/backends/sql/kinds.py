@@ -128,6 +128,11 @@ def _micros(span: timedelta) -> int:
     return span // timedelta(microseconds=1)
 
 
+#: Positions in a window's member row: ``g``, then :meth:`ThresholdKind._entry_fields` (the
+#: inputs ``v0``, ``v1`` ... from ``_M_INPUTS`` on).
+_M_SEQ, _M_TYPE, _M_ID, _M_US, _M_INPUTS = 1, 2, 3, 4, 5
+
+
 def to_seconds(t: Any) -> float:
     return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
@@ -1038,11 +1043,11 @@ class ThresholdKind(SqlKind):
         computed from the columns, without building an entry per row."""
         rule = self.rule
         if any(agg == "run_span" for _, agg, _ in rule.values):
-            entries = [self._entry(row[1:]) for row in rows]
+            entries = [self._entry(row[_M_SEQ:]) for row in rows]
             row_of = {id(e): row for e, row in zip(entries, rows, strict=True)}
             values, focus = window_values(rule, entries)
             return values, [row_of[id(e)] for e in focus]
-        columns = list(zip(*rows, strict=True)) or [()] * (5 + len(self._inputs()))
+        columns = list(zip(*rows, strict=True)) or [()] * (_M_INPUTS + len(self._inputs()))
         values: dict[str, Any] = {}
         k = 0
         for name, agg, arg in rule.values:
@@ -1056,9 +1061,9 @@ class ThresholdKind(SqlKind):
     def _column(self, columns: list[tuple[Any, ...]], k: int) -> list[Any]:
         """The values of input ``k`` (the :meth:`_entry_fields` column ``v<k>``) of a window's
         rows, as :meth:`_entry` gives them."""
-        values = list(columns[5 + k])
+        values = list(columns[_M_INPUTS + k])
         if float in map(type, values):  # DuckDB gives plain floats
-            for n, (etype, v) in enumerate(zip(columns[2], values, strict=True)):
+            for n, (etype, v) in enumerate(zip(columns[_M_TYPE], values, strict=True)):
                 # A union of event types may widen a count to DOUBLE: Python has an int there.
                 if isinstance(v, float) and v.is_integer() and k in self._whole(etype):
                     values[n] = int(v)
@@ -1077,14 +1082,18 @@ class ThresholdKind(SqlKind):
             start, end = self._named(start, end)
             values, focus = self._window(rows)
             if exemptions is not None:
-                span = (zoned(focus[0][4], tz), zoned(focus[-1][4], tz)) if focus else (start, end)
+                span = (
+                    (zoned(focus[0][_M_US], tz), zoned(focus[-1][_M_US], tz))
+                    if focus
+                    else (start, end)
+                )
                 if exemptions.covers(subject, *span):
                     continue
             kept.append((start, end, subject, kind, values, focus))
         last: dict[str, list[int]] = {}  # the focus's last event of each window, by type
         for *_, focus in kept:
             if focus:
-                last.setdefault(focus[-1][2], []).append(focus[-1][1])
+                last.setdefault(focus[-1][_M_TYPE], []).append(focus[-1][_M_SEQ])
         for etype, seqs in last.items():
             self.run.events.fetch(etype, seqs)
         cache = self.run.events.cache
@@ -1095,9 +1104,9 @@ class ThresholdKind(SqlKind):
                 subject_id=subject,
                 start=start,
                 end=end,
-                evidence=[(row[2], row[3]) for row in focus],
+                evidence=[(row[_M_TYPE], row[_M_ID]) for row in focus],
                 ctx=self.ctx(
-                    cache[focus[-1][1]] if focus else {},
+                    cache[focus[-1][_M_SEQ]] if focus else {},
                     {**values, "subject": subject, "window_start": start, "window_end": end},
                 ),
                 status="final" if end <= horizon else "provisional",

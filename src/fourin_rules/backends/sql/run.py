@@ -270,8 +270,12 @@ class ColumnarRun:
             return {p: self._hits[p] for p in pids}
 
     def _hit_rows_of(self, pid: int) -> list[tuple[int, dict[str, Any]]]:
-        names = self.prepared.variables[pid]
         rows = self.fetch(exp.select(exp.Star()).from_(table(self.hit_table(pid)), copy=False))
+        return self._as_hits(pid, rows)
+
+    def _as_hits(self, pid: int, rows: list[tuple[Any, ...]]) -> list[tuple[int, dict[str, Any]]]:
+        """Rows of ``pid``'s hit table as hits: ``_seq`` and the bound variables by name."""
+        names = self.prepared.variables[pid]
         if names:
             return [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
         return [(r[0], {}) for r in rows]
@@ -363,14 +367,13 @@ class ColumnarRun:
         if pid in self._hits or pid in self.prepared.unsupported:
             wanted = set(seqs)
             return [h for h in self.hits([pid])[pid] if h[0] in wanted]
-        names = self.prepared.variables[pid]
         self.create_temp_from("_want", {"_seq": "BIGINT"}, [[s] for s in sorted(set(seqs))])
         query = (
             exp.select(exp.column(exp.Star(), table="h"))
             .from_(table(self.hit_table(pid), "h"), copy=False)
             .join(table("_want", "w"), using=["_seq"], copy=False)
         )
-        return [(r[0], dict(zip(names, r[1:], strict=True))) for r in self.fetch(query)]
+        return self._as_hits(pid, self.fetch(query))
 
     def hit_table(self, pid: int) -> str:
         """A table of predicate ``pid``'s hits: ``_seq`` and one column per bound variable, one

@@ -31,8 +31,7 @@ from fourin_rules.backends.sql.schema import (
     column_type,
     create_table,
     integer_fields,
-    local_columns,
-    local_value,
+    local_selects,
     table_name,
 )
 from fourin_rules.backends.sql.sqltree import union_all
@@ -592,14 +591,14 @@ class _Loader:
             file = fn("list_extract", names, exp.Add(this=_c("_fi"), expression=lit(1)))
         for etype in checked:
             names = [n for n in self.event_types[etype] if n != "type"]
-            locals_ = local_columns(self.event_types[etype])
+            locals_ = local_selects(self.event_types[etype])
             select = exp.select(
                 "_seq",
                 exp.alias_(file.copy(), "_file"),
                 "_line",
                 exp.alias_(_strip_cr(_c("_text")), "_raw"),
                 *[_c(n) for n in names],
-                *[exp.alias_(local_value(_c(f)), n, quoted=True) for n, f in locals_],
+                *locals_,
             ).from_(_stage(etype))
             keep: exp.Expression = _c("_ok")
             if late:
@@ -612,7 +611,7 @@ class _Loader:
                     ),
                 )
             select = select.where(keep)
-            columns = ["_seq", "_file", "_line", "_raw", *names, *[n for n, _ in locals_]]
+            columns = ["_seq", "_file", "_line", "_raw", *names, *[a.alias for a in locals_]]
             insert = exp.Insert(
                 this=exp.Schema(
                     this=exp.to_table(table_name(etype)),

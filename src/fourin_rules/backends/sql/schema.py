@@ -108,10 +108,13 @@ def local_columns(fields: Mapping[str, str]) -> list[tuple[str, str]]:
     return [(local_name(name), name) for name, t in fields.items() if t == TIME]
 
 
-def local_value(field: exp.Expression) -> exp.Expression:
-    """The value stored in a local wall-clock column: the instant cast to ``TIMESTAMP`` in the
-    session time zone, which is the dataset's."""
-    return exp.cast(field, "TIMESTAMP")
+def local_selects(fields: Mapping[str, str]) -> list[exp.Alias]:
+    """The local wall-clock columns as ``SELECT`` items over a row of the time fields: each
+    instant cast to ``TIMESTAMP`` in the session time zone, which is the dataset's."""
+    return [
+        exp.cast(exp.column(field, quoted=True), "TIMESTAMP").as_(name, quoted=True)
+        for name, field in local_columns(fields)
+    ]
 
 
 def wall_clock(t: exp.Expression) -> exp.Expression:

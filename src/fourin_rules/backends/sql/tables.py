@@ -17,8 +17,7 @@ from sqlglot import exp
 
 from fourin_rules.backends.sql.schema import (
     create_table,
-    local_columns,
-    local_value,
+    local_selects,
     table_columns,
     table_name,
 )
@@ -89,10 +88,10 @@ def insert_rows(
                     for n, t in cols
                 ]
             )
-            locals_ = local_columns(event_types[etype])
+            locals_ = local_selects(event_types[etype])
             select = exp.select(
                 *[exp.column(n, quoted=True) for n, _ in cols],
-                *[local_value(exp.column(f, quoted=True)).as_(n, quoted=True) for n, f in locals_],
+                *locals_,
             ).from_(
                 exp.Anonymous(
                     this="read_json",
@@ -106,7 +105,7 @@ def insert_rows(
                     ],
                 )
             )
-            names = [n for n, _ in cols] + [n for n, _ in locals_]
+            names = [n for n, _ in cols] + [a.alias for a in locals_]
             insert = exp.insert(select, table_name(etype), columns=names)
             con.execute(insert.sql(dialect="duckdb"))
 

@@ -33,11 +33,15 @@ TZ = "Asia/Shanghai"
 EVENT_TYPES = {name: model_field_types(model) for name, model in EVENT_MODELS.items()}
 
 
-def load(paths: list[Path], tz: str = TZ) -> tuple[duckdb.DuckDBPyConnection, Any]:
+def load(
+    paths: list[Path], tz: str = TZ, workers: int = 1
+) -> tuple[duckdb.DuckDBPyConnection, Any]:
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{tz}'")
     create_tables(con, EVENT_TYPES)
-    result = load_files(con, paths, models=EVENT_MODELS, event_types=EVENT_TYPES, tz=tz)
+    result = load_files(
+        con, paths, models=EVENT_MODELS, event_types=EVENT_TYPES, tz=tz, workers=workers
+    )
     return con, result
 
 
@@ -67,11 +71,12 @@ def same_value(column: Any, value: Any) -> bool:
     return column == value
 
 
-def assert_parity(paths: list[Path], tz: str = TZ) -> Any:
-    """Load ``paths`` both ways and compare everything; returns the loader's result."""
+def assert_parity(paths: list[Path], tz: str = TZ, workers: int = 1) -> Any:
+    """Load ``paths`` both ways and compare everything; returns the loader's result.
+    ``workers``: how many types the loader checks and inserts at once."""
     ingestor = Ingestor(tz, EVENT_MODELS)
     events = list(ingestor.read_files(paths))
-    con, result = load(paths, tz)
+    con, result = load(paths, tz, workers)
     assert result.stats == ingestor.stats
     assert result.quarantine == ingestor.quarantine
     loaded = rows(con)
@@ -87,8 +92,9 @@ def assert_parity(paths: list[Path], tz: str = TZ) -> Any:
     return result
 
 
-def test_the_county_file_loads_exactly_as_the_python_ingest_reads_it() -> None:
-    result = assert_parity([COUNTY])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_county_file_loads_exactly_as_the_python_ingest_reads_it(workers: int) -> None:
+    result = assert_parity([COUNTY], workers=workers)
     assert result.stats.read == result.stats.valid == 11398
     con, _ = load([COUNTY])
     counts = {
@@ -215,10 +221,13 @@ HAND_MADE = [
 ]
 
 
-def test_a_hand_made_file_of_odd_lines_gives_the_same_stats_and_quarantine(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_hand_made_file_of_odd_lines_gives_the_same_stats_and_quarantine(
+    tmp_path: Path, workers: int
+) -> None:
     path = tmp_path / "odd.jsonl"
     path.write_text("\ufeff" + "\n".join(HAND_MADE) + "\n", encoding="utf-8")
-    result = assert_parity([path])
+    result = assert_parity([path], workers=workers)
     assert result.stats.duplicate == 2 and result.stats.conflict == 1
     assert result.stats.quarantined > 30
     # Rows the SQL check refuses but Python accepts are admitted with Python's values.
@@ -264,18 +273,19 @@ def test_bad_utf8_and_several_files_keep_the_read_order(tmp_path: Path) -> None:
     assert result.quarantine[-1].reason.endswith(f"seen at {first}:1 with different content")
 
 
-def test_naive_times_follow_the_dataset_zone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_naive_times_follow_the_dataset_zone(tmp_path: Path, workers: int) -> None:
     path = tmp_path / "ny.jsonl"
+    times = ["2026-03-08T02:30", "2026-11-01T01:30", "2026-07-01T12:00", "1950-01-01T00:00"]
     path.write_text(
         "\n".join(
-            _line(_ev("checkin", f"n{i}", time=t))
-            for i, t in enumerate(
-                ["2026-03-08T02:30", "2026-11-01T01:30", "2026-07-01T12:00", "1950-01-01T00:00"]
-            )
+            _line(_ev(etype, f"n{i}", time=t))
+            for i, t in enumerate(times)
+            for etype in ("checkin", "visit")  # two types: checked at once with two workers
         ),
         encoding="utf-8",
     )
-    assert_parity([path], tz="America/New_York")
+    assert_parity([path], tz="America/New_York", workers=workers)
 
 
 def test_a_csv_file_takes_the_python_readers(tmp_path: Path) -> None:
@@ -371,7 +381,7 @@ def test_fuzzed_jsonl_files_load_as_the_python_ingest_reads_them(
 ) -> None:
     batch = jsonl_batch(plan)
     path = write(tmp_path, f"fuzz-{datetime.now().timestamp()}.jsonl", batch.lines)
-    assert_parity([path])
+    assert_parity([path], workers=2)  # as a run loads: two types checked at once
 
 
 #: Values of every JSON kind, in forms pydantic takes (lax) or refuses, for any field.
@@ -477,8 +487,8 @@ def test_the_loader_drops_what_it_creates(tmp_path: Path) -> None:
 
     assert set(loader._MACRO_NAMES) == set(macros(ZoneInfo("UTC")))
     path = tmp_path / "one.jsonl"
-    path.write_text(_line(_ev("checkin", "x")), encoding="utf-8")
-    con, _ = load([path])
+    path.write_text(_line(_ev("checkin", "x")) + "\n" + _line(_ev("visit", "v")), encoding="utf-8")
+    con, _ = load([path], workers=2)
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {table_name(t) for t in EVENT_TYPES}
     names = {r[0] for r in con.execute("SELECT function_name FROM duckdb_functions()").fetchall()}

@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import gzip
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +94,11 @@ def load_files(
     event_types: Mapping[str, Mapping[str, str]],
     tz: ZoneInfo | str,
     start_seq: int = 0,
+    workers: int = 1,
 ) -> LoadResult:
     """Fill the ``ev_<type>`` tables (created when missing) from ``.jsonl``/``.ndjson``
-    (optionally ``.gz``), ``.csv`` (optionally ``.gz``) and ``.parquet`` files.
+    (optionally ``.gz``), ``.csv`` (optionally ``.gz``) and ``.parquet`` files. ``workers``:
+    how many types are checked (and inserted) at once, each on a connection of its own.
 
     Raises:
         FourinError: ``input-file`` when a file cannot be read or its type is unknown, or a
@@ -104,7 +108,7 @@ def load_files(
         paths = [paths]
     zone = get_tz(tz) if isinstance(tz, str) else tz
     con.execute(f"SET TimeZone = '{zone.key}'")
-    loader = _Loader(con, models, event_types, zone, start_seq)
+    loader = _Loader(con, models, event_types, zone, start_seq, workers)
     try:
         for path in paths:
             loader.add(path)
@@ -125,15 +129,17 @@ class _Loader:
         event_types: Mapping[str, Mapping[str, str]],
         tz: ZoneInfo,
         start_seq: int,
+        workers: int = 1,
     ) -> None:
         self.con = con
+        self.workers = workers
         self.models = models
         self.event_types = event_types
         self.tz = tz
         self.validator = EventValidator(tz, models)
         self.state = _State(next_seq=start_seq)
         self.tmp = tempfile.TemporaryDirectory(prefix="fourin-load-")
-        self.temp_tables: list[str] = []
+        self.work_tables: list[str] = []
         # The types the SQL checks; ``_tid``: the one a line seems to name (its 1-based index
         # here, see :func:`_route`), which picks its check. NULL: the line is for Python.
         self.routed = sorted(
@@ -368,14 +374,20 @@ class _Loader:
     def finish(self) -> LoadResult:
         con = self.con
         present = con.execute(
-            "SELECT DISTINCT _tid FROM _ld_lines WHERE _tid IS NOT NULL ORDER BY _tid"
+            "SELECT _tid, count(*) FROM _ld_lines WHERE _tid IS NOT NULL GROUP BY _tid "
+            "ORDER BY _tid"
         ).fetchall()
-        checked = [self.routed[tid - 1] for (tid,) in present]
-        for (tid,), etype in zip(present, checked, strict=True):
+        checked = [self.routed[tid - 1] for tid, _ in present]
+        stages = []
+        # The types with the most lines first: the workers finish close together.
+        for (tid, _), etype in sorted(
+            zip(present, checked, strict=True), key=lambda item: -item[0][1]
+        ):
             query = _stage_sql(
                 self.models[etype], tuple(self.event_types[etype].items()), self.tz, etype, tid
             )
-            self._create_as(_stage(etype), query)
+            stages.append(self._create_sql(_stage(etype), query))
+        self._execute_all(stages)
         # Rows for Python: of no type the SQL checks, or refused by their type's check.
         refused = [
             exp.select("_seq", "_fi", "_line", "_text")
@@ -589,6 +601,7 @@ class _Loader:
         else:  # the file's name by its index: a lookup in a constant list, in row order
             names = exp.Array(expressions=[lit(f) for f in files])
             file = fn("list_extract", names, exp.Add(this=_c("_fi"), expression=lit(1)))
+        inserts = []
         for etype in checked:
             names = [n for n in self.event_types[etype] if n != "type"]
             locals_ = local_selects(self.event_types[etype])
@@ -619,7 +632,8 @@ class _Loader:
                 ),
                 expression=select,
             )
-            con.execute(insert.sql(dialect="duckdb", copy=False))
+            inserts.append(insert.sql(dialect="duckdb", copy=False))
+        self._execute_all(inserts)
         late_set = set(late)
         for cand in self.state.candidates:
             if cand.seq not in late_set:
@@ -632,24 +646,55 @@ class _Loader:
         if rows:
             insert_rows(con, rows, self.event_types)
 
-    # ------------------------------------------------------------------ temp tables
+    def _execute_all(self, statements: list[str]) -> None:
+        """Run independent statements, ``workers`` at a time, in the order given; each worker
+        on a connection of its own (DuckDB runs each while the GIL is free)."""
+        if self.workers < 2 or len(statements) < 2:
+            for statement in statements:
+                self.con.execute(statement)
+            return
+        cursors: list[duckdb.DuckDBPyConnection] = []
+        local = threading.local()
+
+        def run(statement: str) -> None:
+            cursor = getattr(local, "cursor", None)
+            if cursor is None:
+                cursor = local.cursor = self.con.cursor()
+                cursors.append(cursor)
+                cursor.execute(f"SET TimeZone = '{self.tz.key}'")  # a validated IANA name
+            cursor.execute(statement)
+
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(run, statements))
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    # ------------------------------------------------------------------ work tables
+    # Plain tables of the connection's database, not TEMP ones: the workers' connections
+    # read them. Their names begin with ``_ld_``; :meth:`drop` removes them.
 
     def _create(self, name: str, columns: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-        self.temp_tables.append(name)
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
+        self.work_tables.append(name)
 
-    def _create_as(self, name: str, query: exp.Expression | str) -> None:
+    def _create_sql(self, name: str, query: exp.Expression | str) -> str:
+        """``CREATE OR REPLACE TABLE name AS query``, the table to be dropped at the end."""
         text = query if isinstance(query, str) else query.sql(dialect="duckdb", copy=False)
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {exp.to_identifier(name, quoted=True).sql('duckdb')} "
+        self.work_tables.append(name)
+        return (
+            f"CREATE OR REPLACE TABLE {exp.to_identifier(name, quoted=True).sql('duckdb')} "
             f"AS {text}"
         )
-        self.temp_tables.append(name)
+
+    def _create_as(self, name: str, query: exp.Expression | str) -> None:
+        self.con.execute(self._create_sql(name, query))
 
     def drop(self) -> None:
         for name in self.macros:
             self.con.execute(f"DROP MACRO IF EXISTS {name}")
-        for name in dict.fromkeys(self.temp_tables):
+        for name in dict.fromkeys(self.work_tables):
             self.con.execute(
                 f"DROP TABLE IF EXISTS {exp.to_identifier(name, quoted=True).sql('duckdb')}"
             )
@@ -732,7 +777,7 @@ def _stage_sql(
 def _macro_sql(tz: ZoneInfo) -> tuple[str, ...]:
     """``CREATE MACRO`` statements of the timestamp rules of ``tz`` (cached)."""
     return tuple(
-        f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(params)}) AS {body.sql(dialect='duckdb')}"
+        f"CREATE OR REPLACE MACRO {name}({', '.join(params)}) AS {body.sql(dialect='duckdb')}"
         for name, (params, body) in macros(tz).items()
     )
 

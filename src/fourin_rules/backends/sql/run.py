@@ -211,6 +211,7 @@ class ColumnarRun:
             event_types=self.event_types,
             tz=self.tz,
             start_seq=self.next_seq,
+            workers=self.workers if isinstance(self.db, DuckDb) else 1,
         )
         (last,) = self._over_tables(["max(_seq) AS s"], ["coalesce(max(s), -1) + 1"])[0]
         self.next_seq = last

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from fourin_rules.backends.sql import load as load_module
 from fourin_rules.backends.sql.load import load_files
 from fourin_rules.backends.sql.schema import table_name
 from fourin_rules.backends.sql.tables import create_tables
@@ -493,3 +494,20 @@ def test_the_loader_drops_what_it_creates(tmp_path: Path) -> None:
     assert tables == {table_name(t) for t in EVENT_TYPES}
     names = {r[0] for r in con.execute("SELECT function_name FROM duckdb_functions()").fetchall()}
     assert not {n for n in names if n.startswith("_ld_")}
+
+
+def test_the_workers_share_duckdbs_threads_and_give_them_back() -> None:
+    from zoneinfo import ZoneInfo
+
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    loader = load_module._Loader(con, EVENT_MODELS, EVENT_TYPES, ZoneInfo(TZ), 0, workers=2)
+    try:
+        loader._execute_all(
+            [f"CREATE TABLE t{i} AS SELECT current_setting('threads') AS n" for i in range(3)]
+        )
+    finally:
+        loader.drop()
+    shares = [con.execute(f"SELECT n FROM t{i}").fetchone() for i in range(3)]
+    assert shares == [(2,)] * 3  # 4 threads shared by 2 workers
+    assert con.execute("SELECT current_setting('threads')").fetchone() == (4,)

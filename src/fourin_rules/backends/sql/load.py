@@ -648,13 +648,17 @@ class _Loader:
 
     def _execute_all(self, statements: list[str]) -> None:
         """Run independent statements, ``workers`` at a time, in the order given; each worker
-        on a connection of its own (DuckDB runs each while the GIL is free)."""
+        on a connection of its own (DuckDB runs each while the GIL is free) and with its share
+        of DuckDB's threads: more threads than cores only contend (measured in
+        docs/performance.md)."""
         if self.workers < 2 or len(statements) < 2:
             for statement in statements:
                 self.con.execute(statement)
             return
         cursors: list[duckdb.DuckDBPyConnection] = []
         local = threading.local()
+        (threads,) = self.con.execute("SELECT current_setting('threads')").fetchone() or (1,)
+        self.con.execute(f"SET threads = {max(1, int(threads) // self.workers)}")
 
         def run(statement: str) -> None:
             cursor = getattr(local, "cursor", None)
@@ -670,6 +674,7 @@ class _Loader:
         finally:
             for cursor in cursors:
                 cursor.close()
+            self.con.execute(f"SET threads = {int(threads)}")
 
     # ------------------------------------------------------------------ work tables
     # Plain tables of the connection's database, not TEMP ones: the workers' connections

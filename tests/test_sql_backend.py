@@ -493,8 +493,10 @@ def test_rules_decided_on_two_threads_equal_one_after_another() -> None:
     found = {}
     for workers in (1, 2, 4):
         run = ColumnarRun(engine.plan, engine.env, engine.reference.timezone, workers=workers)
+        run.con.execute("SET threads = 3")  # the workers share them, and give them back
         run.load_files([COUNTY / "events.jsonl"], engine.models)
         found[workers] = _dump(run.run().findings)
+        assert run.con.execute("SELECT current_setting('threads')").fetchone() == (3,)
         hit_tables = run.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'hit_%' AND NOT temporary"
         ).fetchone()

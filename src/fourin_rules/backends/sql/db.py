@@ -7,7 +7,8 @@ implements the same four methods over a ``SparkSession``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import duckdb
@@ -87,3 +88,16 @@ class DuckDb:
             temp_table(name, select, shared=shared).sql(dialect=self.dialect),
             [[r[i] for r in rows] for i in range(len(columns))],
         )
+
+
+@contextmanager
+def shared_threads(con: duckdb.DuckDBPyConnection, workers: int) -> Iterator[None]:
+    """While ``workers`` connections to ``con``'s database run queries at once, each gets its
+    share of DuckDB's threads (at least one): more threads than cores only contend. The
+    setting is the database's; it is given back after."""
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone() or (1,)
+    con.execute(f"SET threads = {max(1, int(threads) // workers)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(threads)}")

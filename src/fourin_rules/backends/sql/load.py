@@ -28,6 +28,7 @@ import orjson
 from sqlglot import exp
 
 from fourin_rules.backends.sql.check import fn, lit, macros, type_check
+from fourin_rules.backends.sql.db import shared_threads
 from fourin_rules.backends.sql.rules import model_spec
 from fourin_rules.backends.sql.schema import (
     column_type,
@@ -649,16 +650,13 @@ class _Loader:
     def _execute_all(self, statements: list[str]) -> None:
         """Run independent statements, ``workers`` at a time, in the order given; each worker
         on a connection of its own (DuckDB runs each while the GIL is free) and with its share
-        of DuckDB's threads: more threads than cores only contend (measured in
-        docs/performance.md)."""
+        of DuckDB's threads."""
         if self.workers < 2 or len(statements) < 2:
             for statement in statements:
                 self.con.execute(statement)
             return
         cursors: list[duckdb.DuckDBPyConnection] = []
         local = threading.local()
-        (threads,) = self.con.execute("SELECT current_setting('threads')").fetchone() or (1,)
-        self.con.execute(f"SET threads = {max(1, int(threads) // self.workers)}")
 
         def run(statement: str) -> None:
             cursor = getattr(local, "cursor", None)
@@ -669,12 +667,11 @@ class _Loader:
             cursor.execute(statement)
 
         try:
-            with ThreadPoolExecutor(self.workers) as pool:
+            with shared_threads(self.con, self.workers), ThreadPoolExecutor(self.workers) as pool:
                 list(pool.map(run, statements))
         finally:
             for cursor in cursors:
                 cursor.close()
-            self.con.execute(f"SET threads = {int(threads)}")
 
     # ------------------------------------------------------------------ work tables
     # Plain tables of the connection's database, not TEMP ones: the workers' connections

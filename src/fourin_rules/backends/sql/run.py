@@ -28,7 +28,7 @@ import duckdb
 from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
-from fourin_rules.backends.sql.db import DuckDb, SqlEngine
+from fourin_rules.backends.sql.db import DuckDb, SqlEngine, shared_threads
 from fourin_rules.backends.sql.expr import ExprCompiler
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
@@ -445,9 +445,12 @@ class ColumnarRun:
             early = [r for r in self.plan.rules if not self._taken(r, SQL_KINDS)]
             cursors: list[duckdb.DuckDBPyConnection] = []
             try:
-                with ThreadPoolExecutor(
-                    self.workers, initializer=self._worker, initargs=(cursors,)
-                ) as pool:
+                with (
+                    shared_threads(self.con, self.workers),
+                    ThreadPoolExecutor(
+                        self.workers, initializer=self._worker, initargs=(cursors,)
+                    ) as pool,
+                ):
                     if early:
                         replayed_early = pool.submit(replay, early)
                     decided = list(

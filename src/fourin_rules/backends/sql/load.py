@@ -150,8 +150,18 @@ class _Loader:
             "_ld_lines", "_seq BIGINT, _fi INTEGER, _line BIGINT, _text VARCHAR, _tid INTEGER"
         )
         self.macros = _MACRO_NAMES
-        for statement in _macro_sql(tz):
-            con.execute(statement)
+        # The checks' SQL is rendered by a thread of its own while DuckDB reads the files.
+        self._renderer = ThreadPoolExecutor(1)
+        self._checks = self._renderer.submit(self._render_checks)
+
+    def _render_checks(self) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The macros the checks call, and each routed type's check (cached per process)."""
+        return _macro_sql(self.tz), {
+            etype: _stage_sql(
+                self.models[etype], tuple(self.event_types[etype].items()), self.tz, etype, tid
+            )
+            for tid, etype in enumerate(self.routed, start=1)
+        }
 
     # ------------------------------------------------------------------ reading files
 
@@ -379,16 +389,12 @@ class _Loader:
             "ORDER BY _tid"
         ).fetchall()
         checked = [self.routed[tid - 1] for tid, _ in present]
-        stages = []
+        macro_sql, checks = self._checks.result()
+        for statement in macro_sql:
+            con.execute(statement)
         # The types with the most lines first: the workers finish close together.
-        for (tid, _), etype in sorted(
-            zip(present, checked, strict=True), key=lambda item: -item[0][1]
-        ):
-            query = _stage_sql(
-                self.models[etype], tuple(self.event_types[etype].items()), self.tz, etype, tid
-            )
-            stages.append(self._create_sql(_stage(etype), query))
-        self._execute_all(stages)
+        by_size = sorted(zip(present, checked, strict=True), key=lambda item: -item[0][1])
+        self._execute_all([self._create_sql(_stage(etype), checks[etype]) for _, etype in by_size])
         # Rows for Python: of no type the SQL checks, or refused by their type's check.
         refused = [
             exp.select("_seq", "_fi", "_line", "_text")
@@ -694,6 +700,7 @@ class _Loader:
         self.con.execute(self._create_sql(name, query))
 
     def drop(self) -> None:
+        self._renderer.shutdown(cancel_futures=True)
         for name in self.macros:
             self.con.execute(f"DROP MACRO IF EXISTS {name}")
         for name in dict.fromkeys(self.work_tables):

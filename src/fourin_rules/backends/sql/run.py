@@ -443,6 +443,13 @@ class ColumnarRun:
             self.hits(sorted(self.prepared.unsupported))
             # The rules no decider takes are replayed by a worker while the others' SQL runs.
             early = [r for r in self.plan.rules if not self._taken(r, SQL_KINDS)]
+            # The rules over the most events first: a long one left for last would keep one
+            # worker busy while the others wait.
+            size = self._table_sizes()
+            taken = sorted(
+                (r for r in self.plan.rules if r not in early),
+                key=lambda r: -sum(size[t] for t in self._event_types_of(r)),
+            )
             cursors: list[duckdb.DuckDBPyConnection] = []
             try:
                 with (
@@ -453,9 +460,11 @@ class ColumnarRun:
                 ):
                     if early:
                         replayed_early = pool.submit(replay, early)
-                    decided = list(
-                        pool.map(lambda r: None if r in early else decide(r), self.plan.rules)
-                    )
+                    deciding = {r.rule_id: pool.submit(decide, r) for r in taken}
+                    decided = [
+                        None if r in early else deciding[r.rule_id].result()
+                        for r in self.plan.rules
+                    ]
             finally:
                 for cursor in cursors:
                     cursor.close()
@@ -480,6 +489,17 @@ class ColumnarRun:
         from fourin_rules.findings import sort_findings
 
         return ColumnarResult(sort_findings(findings), self.errors, horizon)
+
+    def _table_sizes(self) -> dict[str, int]:
+        """Each event type's row count, as DuckDB estimates it."""
+        sizes = dict(
+            self.con.execute("SELECT table_name, estimated_size FROM duckdb_tables()").fetchall()
+        )
+        return {etype: int(sizes.get(table_name(etype)) or 0) for etype in self.event_types}
+
+    def _event_types_of(self, rule: RulePlan) -> set[str]:
+        """The event types ``rule`` reads."""
+        return {self.plan.predicates[pid].type for pid in rule_predicates(rule)}
 
     def _taken(self, rule: RulePlan, kinds: Mapping[str, Any]) -> bool:
         """Whether a SQL decider takes ``rule`` by its shape (it may still fail to compile)."""
@@ -509,13 +529,7 @@ class ColumnarRun:
         errors."""
         wanted: set[int] = set()
         for rule in rules:
-            wanted.update(rule.predicates)
-            for slot in rule.slots:
-                wanted.update(slot.predicates)
-            for step in rule.steps:
-                wanted.update(step.predicates)
-            for ex in rule.exemptions:
-                wanted.update(ex.predicates)
+            wanted.update(rule_predicates(rule))
         hits = self.hits(wanted)
         by_seq: dict[int, list[Hit]] = {}
         for pid in sorted(wanted):
@@ -540,3 +554,12 @@ class ColumnarRun:
         proc.max_time = newest
         proc.finish(until)
         return proc.drain(), proc.errors
+
+
+def rule_predicates(rule: RulePlan) -> set[int]:
+    """The ids of every predicate ``rule`` tests: its own, its slots', steps' and
+    exemptions'."""
+    wanted = set(rule.predicates)
+    for part in (*rule.slots, *rule.steps, *rule.exemptions):
+        wanted.update(part.predicates)
+    return wanted

@@ -446,9 +446,10 @@ class ColumnarRun:
             # The rules over the most events first: a long one left for last would keep one
             # worker busy while the others wait.
             size = self._table_sizes()
+            rules = self.plan.rules
             taken = sorted(
-                (r for r in self.plan.rules if r not in early),
-                key=lambda r: -sum(size[t] for t in self._event_types_of(r)),
+                (i for i, r in enumerate(rules) if r not in early),
+                key=lambda i: -sum(size[t] for t in self._event_types_of(rules[i])),
             )
             cursors: list[duckdb.DuckDBPyConnection] = []
             try:
@@ -460,10 +461,9 @@ class ColumnarRun:
                 ):
                     if early:
                         replayed_early = pool.submit(replay, early)
-                    deciding = {r.rule_id: pool.submit(decide, r) for r in taken}
+                    deciding = {i: pool.submit(decide, rules[i]) for i in taken}
                     decided = [
-                        None if r in early else deciding[r.rule_id].result()
-                        for r in self.plan.rules
+                        deciding[i].result() if i in deciding else None for i in range(len(rules))
                     ]
             finally:
                 for cursor in cursors:

@@ -125,6 +125,14 @@ class RulePlan:
     within: timedelta | None = None
     consecutive: bool = False
 
+    def all_predicates(self) -> set[int]:
+        """The ids of every predicate the rule tests: its own, its slots', steps' and
+        exemptions'."""
+        wanted = set(self.predicates)
+        for part in (*self.slots, *self.steps, *self.exemptions):
+            wanted.update(part.predicates)
+        return wanted
+
     def to_json(self) -> dict[str, Any]:
         """A readable summary of the compiled rule (for `explain` and debugging)."""
         return {

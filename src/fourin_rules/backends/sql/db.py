@@ -7,7 +7,8 @@ implements the same four methods over a ``SparkSession``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -101,3 +102,30 @@ def shared_threads(con: duckdb.DuckDBPyConnection, workers: int) -> Iterator[Non
         yield
     finally:
         con.execute(f"SET threads = {int(threads)}")
+
+
+@contextmanager
+def worker_pool(
+    con: duckdb.DuckDBPyConnection,
+    workers: int,
+    tz: str,
+    setup: Callable[[duckdb.DuckDBPyConnection], None],
+) -> Iterator[ThreadPoolExecutor]:
+    """A pool of ``workers`` threads, each with a connection of its own to ``con``'s database
+    (TEMP tables are a connection's; plain tables are shared) in the time zone ``tz`` (a
+    validated IANA name), handed to ``setup`` on that thread. The workers share DuckDB's
+    threads; the connections are closed after."""
+    cursors: list[duckdb.DuckDBPyConnection] = []
+
+    def start() -> None:
+        cursor = con.cursor()
+        cursors.append(cursor)
+        cursor.execute(f"SET TimeZone = '{tz}'")
+        setup(cursor)
+
+    try:
+        with shared_threads(con, workers), ThreadPoolExecutor(workers, initializer=start) as pool:
+            yield pool
+    finally:
+        for cursor in cursors:
+            cursor.close()

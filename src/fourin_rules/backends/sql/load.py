@@ -28,7 +28,7 @@ import orjson
 from sqlglot import exp
 
 from fourin_rules.backends.sql.check import fn, lit, macros, type_check
-from fourin_rules.backends.sql.db import shared_threads
+from fourin_rules.backends.sql.db import worker_pool
 from fourin_rules.backends.sql.rules import model_spec
 from fourin_rules.backends.sql.schema import (
     column_type,
@@ -661,23 +661,11 @@ class _Loader:
             for statement in statements:
                 self.con.execute(statement)
             return
-        cursors: list[duckdb.DuckDBPyConnection] = []
         local = threading.local()
-
-        def run(statement: str) -> None:
-            cursor = getattr(local, "cursor", None)
-            if cursor is None:
-                cursor = local.cursor = self.con.cursor()
-                cursors.append(cursor)
-                cursor.execute(f"SET TimeZone = '{self.tz.key}'")  # a validated IANA name
-            cursor.execute(statement)
-
-        try:
-            with shared_threads(self.con, self.workers), ThreadPoolExecutor(self.workers) as pool:
-                list(pool.map(run, statements))
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        with worker_pool(
+            self.con, self.workers, self.tz.key, lambda cursor: setattr(local, "cursor", cursor)
+        ) as pool:
+            list(pool.map(lambda statement: local.cursor.execute(statement), statements))
 
     # ------------------------------------------------------------------ work tables
     # Plain tables of the connection's database, not TEMP ones: the workers' connections

@@ -18,7 +18,7 @@ import copy
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -28,7 +28,7 @@ import duckdb
 from sqlglot import exp
 
 from fourin_rules.backends.base import Hit, RuleError
-from fourin_rules.backends.sql.db import DuckDb, SqlEngine, shared_threads
+from fourin_rules.backends.sql.db import DuckDb, SqlEngine, worker_pool
 from fourin_rules.backends.sql.expr import ExprCompiler
 from fourin_rules.backends.sql.load import LoadResult, load_files
 from fourin_rules.backends.sql.predicates import prepare
@@ -451,23 +451,13 @@ class ColumnarRun:
                 (i for i, r in enumerate(rules) if r not in early),
                 key=lambda i: -sum(size[t] for t in self._event_types_of(rules[i])),
             )
-            cursors: list[duckdb.DuckDBPyConnection] = []
-            try:
-                with (
-                    shared_threads(self.con, self.workers),
-                    ThreadPoolExecutor(
-                        self.workers, initializer=self._worker, initargs=(cursors,)
-                    ) as pool,
-                ):
-                    if early:
-                        replayed_early = pool.submit(replay, early)
-                    deciding = {i: pool.submit(decide, rules[i]) for i in taken}
-                    decided = [
-                        deciding[i].result() if i in deciding else None for i in range(len(rules))
-                    ]
-            finally:
-                for cursor in cursors:
-                    cursor.close()
+            with worker_pool(self.con, self.workers, self.tz, self._worker) as pool:
+                if early:
+                    replayed_early = pool.submit(replay, early)
+                deciding = {i: pool.submit(decide, rules[i]) for i in taken}
+                decided = [
+                    deciding[i].result() if i in deciding else None for i in range(len(rules))
+                ]
         else:
             decided = [decide(rule) for rule in self.plan.rules]
         findings: list[Finding] = []
@@ -499,19 +489,16 @@ class ColumnarRun:
 
     def _event_types_of(self, rule: RulePlan) -> set[str]:
         """The event types ``rule`` reads."""
-        return {self.plan.predicates[pid].type for pid in rule_predicates(rule)}
+        return {self.plan.predicates[pid].type for pid in rule.all_predicates()}
 
     def _taken(self, rule: RulePlan, kinds: Mapping[str, Any]) -> bool:
         """Whether a SQL decider takes ``rule`` by its shape (it may still fail to compile)."""
         kind = kinds.get(rule.kind)
         return kind is not None and kind(self, rule).takes()
 
-    def _worker(self, cursors: list[duckdb.DuckDBPyConnection]) -> None:
+    def _worker(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A worker thread's own connection to the database (its temp tables are its own; the
         event, reference and hit tables are shared) and its own compiler."""
-        cursor = self.con.cursor()
-        cursor.execute(f"SET TimeZone = '{self.tz}'")  # tz is a validated IANA name
-        cursors.append(cursor)
         self._local.db = DuckDb(cursor)
         self._local.compiler = copy.copy(self.prepared.compiler)
 
@@ -529,7 +516,7 @@ class ColumnarRun:
         errors."""
         wanted: set[int] = set()
         for rule in rules:
-            wanted.update(rule_predicates(rule))
+            wanted.update(rule.all_predicates())
         hits = self.hits(wanted)
         by_seq: dict[int, list[Hit]] = {}
         for pid in sorted(wanted):
@@ -554,12 +541,3 @@ class ColumnarRun:
         proc.max_time = newest
         proc.finish(until)
         return proc.drain(), proc.errors
-
-
-def rule_predicates(rule: RulePlan) -> set[int]:
-    """The ids of every predicate ``rule`` tests: its own, its slots', steps' and
-    exemptions'."""
-    wanted = set(rule.predicates)
-    for part in (*rule.slots, *rule.steps, *rule.exemptions):
-        wanted.update(part.predicates)
-    return wanted
